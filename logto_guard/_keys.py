@@ -1,0 +1,127 @@
+"""Signing keys shaped like Logto's: generation, public JWKs with RFC 7638 kids, signing.
+
+Shared by the dev issuer and :mod:`logto_guard.testing`; the guard itself never signs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+KeyType = Literal["EC", "RSA"]
+
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "ES256": ec.SECP256R1(),
+    "ES384": ec.SECP384R1(),
+    "ES512": ec.SECP521R1(),
+}
+_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+
+
+def generate_private_key(alg: str = "ES384", *, rsa_bits: int = 2048) -> PrivateKey:
+    """Make a new private key for ``alg`` (ES256/ES384/ES512, RS*/PS*, or EdDSA)."""
+    if alg in _CURVES:
+        return ec.generate_private_key(_CURVES[alg])
+    if alg[:2] in {"RS", "PS"}:
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unsupported algorithm {alg!r}")
+
+
+def default_alg(key: PrivateKey) -> str:
+    """The algorithm Logto signs with for this key: ES* by curve, RS256 for RSA."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return _EC_ALGS[_CURVE_NAMES[key.curve.name]]
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RS256"
+    return "EdDSA"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _int_b64(value: int, size: int | None = None) -> str:
+    length = size if size is not None else max(1, (value.bit_length() + 7) // 8)
+    return _b64(value.to_bytes(length, "big"))
+
+
+def thumbprint(jwk: Mapping[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint of a public JWK (what Logto uses as ``kid``)."""
+    members = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
+    required = members[str(jwk["kty"])]
+    canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
+    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def public_jwk(key: PrivateKey) -> dict[str, str]:
+    """The public JWK Logto would publish for ``key``: ``kid`` is its thumbprint."""
+    jwk: dict[str, str]
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        numbers = key.public_key().public_numbers()
+        size = (key.curve.key_size + 7) // 8
+        crv = _CURVE_NAMES[key.curve.name]
+        jwk = {
+            "kty": "EC",
+            "crv": crv,
+            "x": _int_b64(numbers.x, size),
+            "y": _int_b64(numbers.y, size),
+        }
+        jwk["kid"] = thumbprint(jwk)
+        jwk.update({"use": "sig", "alg": _EC_ALGS[crv]})
+        return jwk
+    if isinstance(key, rsa.RSAPrivateKey):
+        rsa_numbers = key.public_key().public_numbers()
+        jwk = {"kty": "RSA", "e": _int_b64(rsa_numbers.e), "n": _int_b64(rsa_numbers.n)}
+        jwk["kid"] = thumbprint(jwk)
+        jwk["use"] = "sig"
+        return jwk
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}
+    jwk["kid"] = thumbprint(jwk)
+    jwk.update({"use": "sig", "alg": "EdDSA"})
+    return jwk
+
+
+def sign(
+    claims: Mapping[str, Any],
+    key: PrivateKey,
+    *,
+    alg: str | None = None,
+    kid: str | None = None,
+    typ: str | None = "at+jwt",
+    headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign ``claims`` as a compact JWS with Logto's header shape (``alg``, ``typ``, ``kid``)."""
+    header: dict[str, Any] = {"kid": kid if kid is not None else public_jwk(key)["kid"]}
+    if typ is not None:
+        header["typ"] = typ
+    header.update(headers or {})
+    return jwt.encode(dict(claims), key, algorithm=alg or default_alg(key), headers=header)
+
+
+def private_pem(key: PrivateKey) -> str:
+    """PKCS#8 PEM of ``key`` (unencrypted: dev and test state only)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+def load_private_pem(pem: str) -> PrivateKey:
+    """Load a key written by :func:`private_pem`."""
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise ValueError("unsupported private key type")
+    return key
