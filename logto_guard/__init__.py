@@ -1,0 +1,60 @@
+"""logto-guard: protect FastAPI APIs called by Logto machine-to-machine apps.
+
+Verifies Logto access tokens (JWKS cached and refreshed safely; ES384/RS256 and the rest of
+the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 6750 says.
+See :class:`LogtoGuard` for the FastAPI entry point.
+"""
+
+from ._config import DEFAULT_ALGORITHMS, SUPPORTED_ALGORITHMS, GuardConfig
+from ._errors import (
+    AlgorithmError,
+    AuthError,
+    ConfigurationError,
+    CredentialsMissingError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InsufficientScopeError,
+    InvalidClaimError,
+    InvalidRequestError,
+    InvalidSignatureError,
+    InvalidTokenError,
+    InvalidTypeError,
+    KeysUnavailableError,
+    LogtoGuardError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from ._jwks import JWKSCache, TrustedKey
+from ._models import AuthInfo
+from ._validator import TokenValidator
+from .fastapi import LogtoGuard
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_ALGORITHMS",
+    "SUPPORTED_ALGORITHMS",
+    "AlgorithmError",
+    "AuthError",
+    "AuthInfo",
+    "ConfigurationError",
+    "CredentialsMissingError",
+    "ExpiredTokenError",
+    "GuardConfig",
+    "ImmatureTokenError",
+    "InsufficientScopeError",
+    "InvalidClaimError",
+    "InvalidRequestError",
+    "InvalidSignatureError",
+    "InvalidTokenError",
+    "InvalidTypeError",
+    "JWKSCache",
+    "KeysUnavailableError",
+    "LogtoGuard",
+    "LogtoGuardError",
+    "MalformedTokenError",
+    "TokenValidator",
+    "TrustedKey",
+    "UnknownKeyError",
+    "__version__",
+]

@@ -1,0 +1,179 @@
+"""Guard configuration: keyword-only, frozen, validated when it is built."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._errors import ConfigurationError
+
+#: Every asymmetric JWS algorithm the guard can verify. ``none`` and ``HS*`` are absent on
+#: purpose: a resource server never shares a secret with the issuer (RFC 8725 §3.1).
+SUPPORTED_ALGORITHMS = frozenset(
+    {
+        "ES256",
+        "ES384",
+        "ES512",
+        "RS256",
+        "RS384",
+        "RS512",
+        "PS256",
+        "PS384",
+        "PS512",
+        "EdDSA",
+    }
+)
+DEFAULT_ALGORITHMS = SUPPORTED_ALGORITHMS
+DEFAULT_LEEWAY = 30.0
+DEFAULT_TYP = "at+jwt"
+DEFAULT_MAX_TOKEN_SIZE = 8192
+DEFAULT_JWKS_TIMEOUT = 5.0
+DEFAULT_JWKS_MAX_AGE = 600.0
+DEFAULT_JWKS_MIN_COOLDOWN = 1.0
+DEFAULT_JWKS_COOLDOWN = 30.0
+DEFAULT_JWKS_STALE_IF_ERROR = 86400.0
+DEFAULT_TOKEN_CACHE_SIZE = 4096
+
+#: Logto's audience for organization-scoped tokens of *all* organizations: never an API's.
+FORBIDDEN_AUDIENCE = "urn:logto:resource:organizations"
+_HEADER_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
+
+
+def _url(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty URL string")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"{name} must not have a query or fragment, got {value!r}")
+    return value
+
+
+def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{name} must be a finite number, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigurationError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardConfig:
+    """Everything the guard needs to know about the tenant and the API it protects.
+
+    Args:
+        endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
+        audience: the API resource indicator tokens must be issued for.
+        issuer: accepted ``iss`` value(s); defaults to ``<endpoint>/oidc``. Give several
+            when tokens come from both the default and a custom domain.
+        jwks_uri: where the signing keys live; defaults to ``<endpoint>/oidc/jwks``.
+        algorithms: allow-list of JWS algorithms (asymmetric only).
+        leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+        require_typ: the header ``typ`` required (RFC 9068), or ``None`` to skip the check.
+        realm: the ``realm`` of ``WWW-Authenticate``; defaults to the audience.
+        max_token_size: longer bearer tokens are refused before any parsing.
+        jwks_timeout: total seconds one JWKS fetch may take.
+        jwks_max_age: seconds a fetched key set is used before it is refreshed.
+        jwks_min_cooldown: shortest wait between refetches triggered by an unknown ``kid``.
+        jwks_cooldown: longest such wait; the wait doubles while refetches find nothing.
+        jwks_stale_if_error: seconds past ``jwks_max_age`` a key set stays usable while
+            the JWKS cannot be fetched.
+        token_cache_size: verified tokens remembered (0 turns the cache off).
+
+    Raises:
+        ConfigurationError: any value is unusable (checked here, not per request).
+    """
+
+    endpoint: str
+    audience: str
+    issuer: str | tuple[str, ...] | None = None
+    jwks_uri: str | None = None
+    algorithms: Collection[str] = DEFAULT_ALGORITHMS
+    leeway: float = DEFAULT_LEEWAY
+    require_typ: str | None = DEFAULT_TYP
+    realm: str | None = None
+    max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
+    jwks_timeout: float = DEFAULT_JWKS_TIMEOUT
+    jwks_max_age: float = DEFAULT_JWKS_MAX_AGE
+    jwks_min_cooldown: float = DEFAULT_JWKS_MIN_COOLDOWN
+    jwks_cooldown: float = DEFAULT_JWKS_COOLDOWN
+    jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    issuers: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen: normalise once, here
+        endpoint = _url("endpoint", self.endpoint).rstrip("/")
+        set_(self, "endpoint", endpoint)
+        if not isinstance(self.audience, str) or not _HEADER_SAFE.fullmatch(self.audience):
+            raise ConfigurationError("audience must be a non-empty printable ASCII string")
+        if self.audience == FORBIDDEN_AUDIENCE:
+            raise ConfigurationError(f"{FORBIDDEN_AUDIENCE!r} is not an API audience")
+        raw_issuers = self.issuer if self.issuer is not None else f"{endpoint}/oidc"
+        if isinstance(raw_issuers, str):
+            raw_issuers = (raw_issuers,)
+        issuers = tuple(_url("issuer", value) for value in raw_issuers)
+        if not issuers:
+            raise ConfigurationError("issuer must name at least one issuer")
+        set_(self, "issuers", issuers)
+        set_(self, "jwks_uri", _url("jwks_uri", self.jwks_uri or f"{endpoint}/oidc/jwks"))
+        algorithms = frozenset(self.algorithms) if not isinstance(self.algorithms, str) else None
+        if not algorithms:
+            raise ConfigurationError("algorithms must be a non-empty collection of names")
+        unsupported = sorted(algorithms - SUPPORTED_ALGORITHMS)
+        if unsupported:
+            raise ConfigurationError(
+                f"algorithms not allowed: {', '.join(unsupported)} "
+                f"(supported: {', '.join(sorted(SUPPORTED_ALGORITHMS))}; never none or HS*)"
+            )
+        set_(self, "algorithms", algorithms)
+        leeway = _positive("leeway", self.leeway, allow_zero=True)
+        if leeway > 300:
+            raise ConfigurationError(f"leeway must be at most 300 seconds, got {leeway}")
+        set_(self, "leeway", leeway)
+        if self.require_typ is not None and (
+            not isinstance(self.require_typ, str) or not self.require_typ
+        ):
+            raise ConfigurationError("require_typ must be a non-empty string or None")
+        realm = self.realm if self.realm is not None else self.audience
+        if not isinstance(realm, str) or not _HEADER_SAFE.fullmatch(realm):
+            raise ConfigurationError("realm must be printable ASCII without quotes or backslashes")
+        set_(self, "realm", realm)
+        for name in ("jwks_timeout", "jwks_max_age", "jwks_min_cooldown", "jwks_cooldown"):
+            set_(self, name, _positive(name, getattr(self, name)))
+        set_(
+            self,
+            "jwks_stale_if_error",
+            _positive("jwks_stale_if_error", self.jwks_stale_if_error, allow_zero=True),
+        )
+        if self.jwks_min_cooldown > self.jwks_cooldown:
+            raise ConfigurationError("jwks_min_cooldown must not exceed jwks_cooldown")
+        for name in ("max_token_size", "token_cache_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.max_token_size < 64:
+            raise ConfigurationError("max_token_size must be at least 64 bytes")
+
+    @property
+    def token_endpoint(self) -> str:
+        """``<endpoint>/oidc/token``: where M2M apps get tokens (shown in OpenAPI)."""
+        return f"{self.endpoint}/oidc/token"
+
+    @classmethod
+    def from_options(cls, **options: Any) -> GuardConfig:
+        """Build a config, turning unknown or missing option names into ConfigurationError."""
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise ConfigurationError(f"unknown option(s): {', '.join(unknown)}")
+        missing = sorted({"endpoint", "audience"} - set(options))
+        if missing:
+            raise ConfigurationError(f"missing required option(s): {', '.join(missing)}")
+        return cls(**options)

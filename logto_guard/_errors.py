@@ -1,0 +1,221 @@
+"""Exceptions raised by logto-guard.
+
+Every error the guard can raise while authenticating a request carries the HTTP status and
+the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and metrics::
+
+    LogtoGuardError
+    ├── ConfigurationError            bad options, raised when the guard is built
+    └── AuthError                     a request cannot be authenticated
+        ├── CredentialsMissingError   401, no error code (RFC 6750 §3.1)
+        ├── InvalidRequestError       400 invalid_request: malformed Authorization header
+        ├── InvalidTokenError         401 invalid_token
+        │   ├── MalformedTokenError   not a well-formed JWS / JWT
+        │   ├── UnknownKeyError       ``kid`` not in the trusted JWKS, even after a refresh
+        │   ├── AlgorithmError        ``alg`` not allowed or not matching the key
+        │   ├── InvalidSignatureError signature does not verify
+        │   ├── InvalidTypeError      header ``typ`` is not the access-token type
+        │   └── InvalidClaimError     a claim is missing, mistyped or rejected (``.claim``)
+        │       ├── ExpiredTokenError
+        │       └── ImmatureTokenError
+        ├── InsufficientScopeError    403 insufficient_scope (``.required_scopes``)
+        └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
+
+Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
+Foreign exceptions (PyJWT, httpx) are translated in :func:`from_pyjwt` and in the JWKS cache
+and never escape the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+import jwt
+
+
+class LogtoGuardError(Exception):
+    """Base class of every exception raised by logto-guard."""
+
+
+class ConfigurationError(LogtoGuardError, ValueError):
+    """An option given to the guard is invalid (raised at construction, not per request)."""
+
+
+class AuthError(LogtoGuardError):
+    """A request could not be authenticated or authorized.
+
+    Attributes:
+        status_code: the HTTP status the guard answers with.
+        error: the RFC 6750 error code, or ``None`` when none is sent.
+        reason: a stable, machine-readable reason for logs and metrics.
+        description: a human-readable, client-safe explanation.
+    """
+
+    status_code: ClassVar[int] = 401
+    error: ClassVar[str | None] = None
+    reason: ClassVar[str] = "unauthenticated"
+    default_description: ClassVar[str] = "authentication required"
+
+    def __init__(self, description: str | None = None) -> None:
+        self.description = description or self.default_description
+        super().__init__(self.description)
+
+
+class CredentialsMissingError(AuthError):
+    """No ``Authorization`` header, or a scheme other than Bearer."""
+
+    reason = "credentials_missing"
+    default_description = "bearer token required"
+
+
+class InvalidRequestError(AuthError):
+    """The ``Authorization`` header says Bearer but its credentials are malformed."""
+
+    status_code = 400
+    error = "invalid_request"
+    reason = "invalid_request"
+    default_description = "malformed bearer credentials"
+
+
+class InvalidTokenError(AuthError):
+    """The bearer token is not a valid access token for this API."""
+
+    error = "invalid_token"
+    reason = "invalid_token"
+    default_description = "invalid access token"
+
+
+class MalformedTokenError(InvalidTokenError):
+    """The token is not a well-formed compact JWS carrying a JSON claims object."""
+
+    reason = "malformed_token"
+    default_description = "token is not a well-formed JWT"
+
+
+class UnknownKeyError(InvalidTokenError):
+    """The token's ``kid`` names no key of the trusted JWKS."""
+
+    reason = "unknown_kid"
+    default_description = "signing key not found"
+
+
+class AlgorithmError(InvalidTokenError):
+    """The token's ``alg`` is not allowed or does not fit the trusted key."""
+
+    reason = "algorithm_not_allowed"
+    default_description = "signing algorithm not allowed"
+
+
+class InvalidSignatureError(InvalidTokenError):
+    """The signature does not verify with the trusted key."""
+
+    reason = "invalid_signature"
+    default_description = "signature verification failed"
+
+
+class InvalidTypeError(InvalidTokenError):
+    """The header ``typ`` is missing or not the access-token type (RFC 9068 §4)."""
+
+    reason = "invalid_typ"
+    default_description = "token type is not at+jwt"
+
+
+class InvalidClaimError(InvalidTokenError):
+    """A claim is missing, has the wrong type, or holds a rejected value.
+
+    Attributes:
+        claim: the name of the offending claim (``"aud"``, ``"iss"``, ...).
+    """
+
+    reason = "invalid_claim"
+
+    def __init__(self, claim: str, description: str | None = None) -> None:
+        self.claim = claim
+        super().__init__(description or f"invalid {claim} claim")
+
+
+class ExpiredTokenError(InvalidClaimError):
+    """The token's ``exp`` has passed (leeway included)."""
+
+    reason = "token_expired"
+
+    def __init__(self, description: str = "token expired") -> None:
+        super().__init__("exp", description)
+
+
+class ImmatureTokenError(InvalidClaimError):
+    """The token's ``nbf`` or ``iat`` lies in the future (leeway included)."""
+
+    reason = "token_not_yet_valid"
+
+
+class InsufficientScopeError(AuthError):
+    """The token is valid but lacks scopes the route requires.
+
+    Attributes:
+        required_scopes: every scope the route requires, in declaration order.
+        granted_scopes: the scopes the token carries.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "insufficient_scope"
+    default_description = "token lacks required scopes"
+
+    def __init__(self, required_scopes: Iterable[str], granted_scopes: Iterable[str]) -> None:
+        self.required_scopes = tuple(required_scopes)
+        self.granted_scopes = frozenset(granted_scopes)
+        super().__init__()
+
+
+class KeysUnavailableError(AuthError):
+    """The signing keys cannot be obtained: the JWKS is unreachable and none are cached.
+
+    Attributes:
+        retry_after: seconds after which a retry may succeed (for ``Retry-After``).
+    """
+
+    status_code = 503
+    reason = "jwks_unavailable"
+    default_description = "signing keys are temporarily unavailable"
+
+    def __init__(self, description: str | None = None, *, retry_after: int = 5) -> None:
+        self.retry_after = retry_after
+        super().__init__(description)
+
+
+# PyJWT's tree, translated once. Order matters: subclasses before their bases.
+_PYJWT_MAP: tuple[tuple[type[jwt.PyJWTError], type[InvalidTokenError]], ...] = (
+    (jwt.exceptions.InvalidSignatureError, InvalidSignatureError),
+    (jwt.exceptions.ExpiredSignatureError, ExpiredTokenError),
+    (jwt.exceptions.ImmatureSignatureError, ImmatureTokenError),
+    (jwt.exceptions.InvalidAlgorithmError, AlgorithmError),
+    (jwt.exceptions.InvalidKeyError, AlgorithmError),
+    (jwt.exceptions.PyJWKError, UnknownKeyError),
+    (jwt.exceptions.PyJWKClientError, UnknownKeyError),
+    (jwt.exceptions.DecodeError, MalformedTokenError),
+)
+_CLAIM_ERRORS: dict[type[jwt.PyJWTError], str] = {
+    jwt.exceptions.InvalidAudienceError: "aud",
+    jwt.exceptions.InvalidIssuerError: "iss",
+    jwt.exceptions.InvalidIssuedAtError: "iat",
+    jwt.exceptions.InvalidSubjectError: "sub",
+    jwt.exceptions.InvalidJTIError: "jti",
+}
+
+
+def from_pyjwt(exc: jwt.PyJWTError) -> InvalidTokenError:
+    """Translate any PyJWT exception into the matching :class:`InvalidTokenError`."""
+    if isinstance(exc, jwt.exceptions.MissingRequiredClaimError):
+        return InvalidClaimError(exc.claim, f"missing {exc.claim} claim")
+    for pyjwt_class, claim in _CLAIM_ERRORS.items():
+        if isinstance(exc, pyjwt_class):
+            return InvalidClaimError(claim)
+    for pyjwt_class, ours in _PYJWT_MAP:
+        if isinstance(exc, pyjwt_class):
+            if ours is ExpiredTokenError:
+                return ExpiredTokenError()
+            if ours is ImmatureTokenError:
+                return ImmatureTokenError("nbf", "token not yet valid")
+            return ours()
+    return InvalidTokenError()

@@ -1,0 +1,316 @@
+"""The trusted key set: fetched from the tenant's JWKS, parsed once, refreshed carefully.
+
+Refresh policy (after panva/jose's remote JWKS, plus what Logto needs):
+
+* a key set is used for ``max_age`` seconds, then refreshed in the background while the
+  old set keeps answering (Logto sends ``max-age=0``, so its header is not honoured);
+* an unknown ``kid`` triggers a refetch, but refetches are spaced by a cooldown that starts
+  at ``min_cooldown`` and doubles each time a refetch or fetch does not help, up to
+  ``max_cooldown``; it resets when a refetch finds the key it was asked for, or after a
+  quiet spell. A freshly rotated key is thus found at once, while a flood of random
+  ``kid``s settles at one fetch per ``max_cooldown``;
+* concurrent callers share one fetch; a failed fetch keeps the last good set for
+  ``stale_if_error`` seconds past its age;
+* only ``200`` with a JSON object holding a ``keys`` array is accepted: redirects,
+  oversized or malformed bodies count as failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from ._config import DEFAULT_JWKS_TIMEOUT
+from ._errors import KeysUnavailableError, UnknownKeyError
+
+logger = logging.getLogger("logto_guard")
+
+MAX_JWKS_BYTES = 512 * 1024
+_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+_OKP_CURVES = frozenset({"Ed25519", "Ed448"})
+_MIN_RSA_BITS = 2048
+_VERIFIERS = jwt.algorithms.get_default_algorithms()
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedKey:
+    """A public key from the trusted JWKS and the algorithms it may verify."""
+
+    kid: str
+    key: Any
+    algorithms: frozenset[str]
+
+    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        """True when ``signature`` is valid for ``signing_input`` under ``alg``."""
+        return alg in self.algorithms and bool(
+            _VERIFIERS[alg].verify(signing_input, self.key, signature)
+        )
+
+
+class _FetchError(Exception):
+    """A JWKS fetch that produced no usable key set (the message is safe to log)."""
+
+
+def _algorithms_for(jwk: Mapping[str, Any], allowed: Collection[str]) -> frozenset[str]:
+    """What the key's type and curve imply, narrowed by its own ``alg`` and the allow-list."""
+    kty = jwk.get("kty")
+    if kty == "EC":
+        implied = {_EC_ALGS[jwk["crv"]]} if jwk.get("crv") in _EC_ALGS else set()
+    elif kty == "RSA":
+        implied = set(_RSA_ALGS)
+    elif kty == "OKP" and jwk.get("crv") in _OKP_CURVES:
+        implied = {"EdDSA"}
+    else:
+        implied = set()
+    if "alg" in jwk:
+        implied &= {jwk["alg"]}
+    return frozenset(implied & set(allowed))
+
+
+def _parse_key(jwk: object, allowed: Collection[str]) -> TrustedKey | None:
+    """One JWKS entry as a TrustedKey, or None when it cannot sign access tokens for us."""
+    if not isinstance(jwk, dict):
+        return None
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not kid:
+        return None
+    if jwk.get("use", "sig") != "sig":
+        return None
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return None
+    algorithms = _algorithms_for(jwk, allowed)
+    if not algorithms:
+        return None
+    public = {k: v for k, v in jwk.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}
+    loaders = {
+        "EC": ECAlgorithm.from_jwk,
+        "RSA": RSAAlgorithm.from_jwk,
+        "OKP": OKPAlgorithm.from_jwk,
+    }
+    try:
+        key = loaders[jwk["kty"]](public)
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return None
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
+        return None
+    return TrustedKey(kid=kid, key=key, algorithms=algorithms)
+
+
+def parse_jwks(body: bytes, allowed: Collection[str]) -> dict[str, TrustedKey]:
+    """Parse a JWKS document into usable keys by ``kid``.
+
+    Raises:
+        _FetchError: the body is not a JWKS or holds no key usable with ``allowed``.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise _FetchError("JWKS body is not valid JSON") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise _FetchError("JWKS body has no 'keys' array")
+    keys: dict[str, TrustedKey] = {}
+    ambiguous: set[str] = set()
+    for entry in document["keys"]:
+        parsed = _parse_key(entry, allowed)
+        if parsed is None:
+            continue
+        if parsed.kid in keys:
+            # Two keys under one kid: trusting either would let the JWKS order decide.
+            ambiguous.add(parsed.kid)
+        keys[parsed.kid] = parsed
+    for kid in ambiguous:
+        del keys[kid]
+    if not keys:
+        raise _FetchError("JWKS holds no usable signing key")
+    return keys
+
+
+class JWKSCache:
+    """Signing keys of one JWKS URI, fetched with httpx and cached by the policy above.
+
+    Args:
+        jwks_uri: the JWKS URL.
+        algorithms: the algorithm allow-list; keys usable with none of them are ignored.
+        http_client: an ``httpx.AsyncClient`` to fetch with (tests pass a MockTransport);
+            by default one is created lazily and closed by :meth:`aclose`.
+        clock: seconds since the epoch; injected by tests.
+    """
+
+    def __init__(
+        self,
+        jwks_uri: str,
+        *,
+        algorithms: Collection[str],
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        timeout: float = DEFAULT_JWKS_TIMEOUT,
+        max_age: float = 600.0,
+        min_cooldown: float = 1.0,
+        max_cooldown: float = 30.0,
+        stale_if_error: float = 86400.0,
+    ) -> None:
+        self.jwks_uri = jwks_uri
+        self._allowed = frozenset(algorithms)
+        self._given_client = http_client
+        self._own_client: httpx.AsyncClient | None = None
+        self._own_client_loop: asyncio.AbstractEventLoop | None = None
+        self._clock = clock
+        self._timeout = timeout
+        self._max_age = max_age
+        self._min_cooldown = min_cooldown
+        self._max_cooldown = max_cooldown
+        self._stale_if_error = stale_if_error
+        self._keys: dict[str, TrustedKey] | None = None
+        self._fetched_at = -math.inf
+        self._next_fetch_at = -math.inf
+        self._cooldown = min_cooldown
+        self._last_miss_fetch_at = -math.inf
+        self._inflight: asyncio.Task[None] | None = None
+        self.fetch_count = 0
+        self.last_error: str | None = None
+
+    @property
+    def keys(self) -> Mapping[str, TrustedKey]:
+        """The current key set by ``kid`` (empty before the first successful fetch)."""
+        return dict(self._keys or {})
+
+    async def get_key(self, kid: str) -> TrustedKey:
+        """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.
+
+        Raises:
+            UnknownKeyError: no such key, even after any refetch the cooldown allowed.
+            KeysUnavailableError: no usable key set could be obtained.
+        """
+        now = self._clock()
+        keys = self._keys
+        if keys is not None and now < self._fetched_at + self._max_age:
+            key = keys.get(kid)
+            if key is not None:
+                return key
+            return await self._refetch_for(kid, now)
+        if keys is not None and now < self._fetched_at + self._max_age + self._stale_if_error:
+            key = keys.get(kid)
+            if key is not None:
+                # Stale but usable: refresh behind the request instead of delaying it.
+                if now >= self._next_fetch_at:
+                    self._start_fetch(now)
+                return key
+            return await self._refetch_for(kid, now)
+        if now >= self._next_fetch_at or self._inflight is not None:
+            await self._fetch(now, wanted=kid)
+        return self._lookup_after_fetch(kid)
+
+    async def refresh(self) -> None:
+        """Fetch the JWKS now (ignoring the cooldown); failures keep the current set."""
+        await self._fetch(self._clock(), wanted=None)
+
+    async def wait_idle(self) -> None:
+        """Wait for a background refresh in flight, if any (for tests and shutdown)."""
+        task = self._inflight
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def aclose(self) -> None:
+        """Cancel a refresh in flight and close the HTTP client this cache created."""
+        task, self._inflight = self._inflight, None
+        if task is not None and not task.done():
+            task.cancel()
+        client, self._own_client = self._own_client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _refetch_for(self, kid: str, now: float) -> TrustedKey:
+        if now - self._last_miss_fetch_at >= 2 * self._max_cooldown:
+            self._cooldown = self._min_cooldown  # quiet for a while: forget past floods
+        if now < self._next_fetch_at and self._inflight is None:
+            raise UnknownKeyError()
+        self._last_miss_fetch_at = now
+        await self._fetch(now, wanted=kid)
+        return self._lookup_after_fetch(kid)
+
+    def _lookup_after_fetch(self, kid: str) -> TrustedKey:
+        now = self._clock()
+        if self._keys is None or now >= self._fetched_at + self._max_age + self._stale_if_error:
+            retry_after = max(1, math.ceil(self._next_fetch_at - now))
+            raise KeysUnavailableError(retry_after=retry_after)
+        key = self._keys.get(kid)
+        if key is None:
+            raise UnknownKeyError()
+        return key
+
+    def _start_fetch(self, now: float, wanted: str | None = None) -> asyncio.Task[None]:
+        loop = asyncio.get_running_loop()
+        if self._inflight is not None and self._inflight.get_loop() is not loop:
+            self._inflight = None  # left behind by a closed event loop: it will never finish
+        if self._inflight is None:
+            self._next_fetch_at = now + self._cooldown
+            self._inflight = loop.create_task(self._run_fetch(wanted))
+        return self._inflight
+
+    async def _fetch(self, now: float, *, wanted: str | None) -> None:
+        # shield: a caller that is cancelled must not cancel the fetch others wait on.
+        await asyncio.shield(self._start_fetch(now, wanted))
+
+    async def _run_fetch(self, wanted: str | None) -> None:
+        self.fetch_count += 1
+        try:
+            keys = await asyncio.wait_for(self._download(), self._timeout)
+        except (_FetchError, asyncio.TimeoutError) as exc:
+            self.last_error = str(exc) or "JWKS fetch timed out"
+            self._cooldown = min(2 * self._cooldown, self._max_cooldown)
+            logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
+        else:
+            self._keys = keys
+            self._fetched_at = self._clock()
+            self.last_error = None
+            if wanted is not None:
+                found = wanted in keys
+                self._cooldown = (
+                    self._min_cooldown if found else min(2 * self._cooldown, self._max_cooldown)
+                )
+        finally:
+            self._inflight = None
+
+    async def _download(self) -> dict[str, TrustedKey]:
+        client = self._client()
+        try:
+            async with client.stream(
+                "GET",
+                self.jwks_uri,
+                headers={"Accept": "application/jwk-set+json, application/json"},
+                follow_redirects=False,
+            ) as response:
+                if response.status_code != 200:
+                    raise _FetchError(f"JWKS answered HTTP {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise _FetchError("JWKS body is too large")
+        except httpx.HTTPError as exc:
+            raise _FetchError(f"JWKS request failed: {type(exc).__name__}") from exc
+        return parse_jwks(bytes(body), self._allowed)
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._given_client is not None:
+            return self._given_client
+        loop = asyncio.get_running_loop()
+        if self._own_client is None or self._own_client_loop is not loop:
+            # A client's connection pool is bound to the loop that used it; test clients
+            # run each app in a new loop, so the old pool is abandoned, not reused.
+            self._own_client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+            self._own_client_loop = loop
+        return self._own_client

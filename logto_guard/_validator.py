@@ -1,0 +1,225 @@
+"""Bearer token -> AuthInfo: structure, trusted key, signature, claims; verified-token cache.
+
+The algorithm is taken from the token only to be checked against what the trusted key
+allows; the key itself is chosen by ``kid`` among keys already in the JWKS. ``jku``,
+``jwk``, ``x5u`` and ``x5c`` are never read (RFC 8725 §3.1, §3.10).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+import jwt
+from cachetools import TLRUCache
+
+from ._config import GuardConfig
+from ._errors import (
+    AlgorithmError,
+    ExpiredTokenError,
+    ImmatureTokenError,
+    InvalidClaimError,
+    InvalidSignatureError,
+    InvalidTypeError,
+    MalformedTokenError,
+    from_pyjwt,
+)
+from ._jwks import JWKSCache
+from ._models import AuthInfo
+
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z: beyond it datetime cannot follow
+_MAX_KID_LENGTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    info: AuthInfo
+    kid: str
+    deadline: float
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        # Parsers disagree on which duplicate wins; refuse rather than pick one (RFC 7515 §4).
+        raise ValueError("duplicate member name")
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(
+            raw, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise MalformedTokenError(f"{what} is not valid base64url JSON") from exc
+    if not isinstance(value, dict):
+        raise MalformedTokenError(f"{what} is not a JSON object")
+    return value
+
+
+def _timestamp(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        if required or name in claims:
+            raise InvalidClaimError(name, f"missing {name} claim")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidClaimError(name, f"{name} claim is not a number")
+    if not (math.isfinite(value) and 0 <= value <= _MAX_TIMESTAMP):
+        raise InvalidClaimError(name, f"{name} claim is out of range")
+    return float(value)
+
+
+def _optional_str(claims: dict[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidClaimError(name, f"{name} claim is not a string")
+    return value
+
+
+def _normalise_typ(value: str) -> str:
+    # RFC 7515 §4.1.9: media types compare case-insensitively, "application/" may be omitted.
+    value = value.lower()
+    return value[len("application/") :] if value.startswith("application/") else value
+
+
+class TokenValidator:
+    """Verifies bearer tokens against a :class:`GuardConfig` and a :class:`JWKSCache`.
+
+    Fully verified tokens are remembered (bounded LRU, each entry until the token's
+    ``exp`` plus leeway) so that a client reusing its token costs a dictionary lookup;
+    a remembered token is still refused once its signing key leaves the JWKS.
+    """
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        jwks: JWKSCache,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._jwks = jwks
+        self._clock = clock
+        self._typ = None if config.require_typ is None else _normalise_typ(config.require_typ)
+        self._issuers = frozenset(config.issuers)
+        self._cache: TLRUCache[str, _Verified] | None = None
+        if config.token_cache_size:
+            self._cache = TLRUCache(
+                maxsize=config.token_cache_size,
+                ttu=lambda _token, entry, _now: entry.deadline,
+                timer=clock,
+            )
+
+    @property
+    def cache_size(self) -> int:
+        """How many verified tokens are remembered right now."""
+        return 0 if self._cache is None else len(self._cache)
+
+    async def validate(self, token: str) -> AuthInfo:
+        """Verify ``token`` and return what it says about the caller.
+
+        Raises:
+            InvalidTokenError: (a subclass of) the token is not valid for this API.
+            KeysUnavailableError: the signing keys cannot be obtained.
+        """
+        if len(token) > self._config.max_token_size:
+            raise MalformedTokenError("token is too large")
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(token)
+            if hit is not None:
+                try:
+                    await self._jwks.get_key(hit.kid)
+                except Exception:
+                    cache.pop(token, None)
+                    raise
+                return hit.info
+        verified = await self._verify(token)
+        if cache is not None:
+            cache[token] = verified
+        return verified.info
+
+    async def _verify(self, token: str) -> _Verified:
+        if not _COMPACT_JWS.fullmatch(token):
+            raise MalformedTokenError()
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        header = _decode_json_object(header_b64, "token header")
+        alg, kid = header.get("alg"), header.get("kid")
+        if not isinstance(alg, str):
+            raise AlgorithmError("alg header is missing")
+        if not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID_LENGTH:
+            raise MalformedTokenError("kid header is missing or not a string")
+        if "crit" in header or "b64" in header:
+            # No JWS extension is understood, so any critical one must fail (RFC 7515 §4.1.11).
+            raise MalformedTokenError("unsupported critical header")
+        if self._typ is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or _normalise_typ(typ) != self._typ:
+                raise InvalidTypeError()
+        key = await self._jwks.get_key(kid)
+        if alg not in key.algorithms:
+            raise AlgorithmError("alg does not match the signing key")
+        try:
+            signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+            valid = key.verify(alg, f"{header_b64}.{payload_b64}".encode("ascii"), signature)
+        except binascii.Error as exc:
+            raise InvalidSignatureError() from exc
+        except jwt.PyJWTError as exc:
+            raise from_pyjwt(exc) from exc
+        if not valid:
+            raise InvalidSignatureError()
+        claims = _decode_json_object(payload_b64, "token payload")
+        info, deadline = self._check_claims(claims)
+        return _Verified(info=info, kid=kid, deadline=deadline)
+
+    def _check_claims(self, claims: dict[str, Any]) -> tuple[AuthInfo, float]:
+        config, now = self._config, self._clock()
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or issuer not in self._issuers:
+            raise InvalidClaimError("iss", "issuer mismatch")
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list) or config.audience not in audiences:
+            raise InvalidClaimError("aud", "audience mismatch")
+        exp = _timestamp(claims, "exp", required=True)
+        assert exp is not None
+        if now >= exp + config.leeway:
+            raise ExpiredTokenError()
+        nbf = _timestamp(claims, "nbf", required=False)
+        if nbf is not None and nbf > now + config.leeway:
+            raise ImmatureTokenError("nbf", "token not yet valid")
+        iat = _timestamp(claims, "iat", required=False)
+        if iat is not None and iat > now + config.leeway:
+            raise ImmatureTokenError("iat", "token issued in the future")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidClaimError("sub", "missing sub claim")
+        scope = _optional_str(claims, "scope")
+        info = AuthInfo(
+            subject=subject,
+            client_id=_optional_str(claims, "client_id"),
+            audience=config.audience,
+            issuer=issuer,
+            scopes=frozenset(scope.split()) if scope else frozenset(),
+            organization_id=_optional_str(claims, "organization_id"),
+            expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
+            claims=MappingProxyType(claims),
+        )
+        return info, exp + config.leeway
