@@ -257,32 +257,34 @@ class JWKSCache:
             self._inflight = None  # left behind by a closed event loop: it will never finish
         if self._inflight is None:
             self._next_fetch_at = now + self._cooldown
-            self._inflight = loop.create_task(self._run_fetch(wanted))
+            self._inflight = loop.create_task(self._run_fetch(now, wanted))
         return self._inflight
 
     async def _fetch(self, now: float, *, wanted: str | None) -> None:
         # shield: a caller that is cancelled must not cancel the fetch others wait on.
         await asyncio.shield(self._start_fetch(now, wanted))
 
-    async def _run_fetch(self, wanted: str | None) -> None:
+    async def _run_fetch(self, started: float, wanted: str | None) -> None:
         self.fetch_count += 1
         try:
             keys = await asyncio.wait_for(self._download(), self._timeout)
         except (_FetchError, asyncio.TimeoutError) as exc:
             self.last_error = str(exc) or "JWKS fetch timed out"
-            self._cooldown = min(2 * self._cooldown, self._max_cooldown)
+            helped = False
             logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
         else:
             self._keys = keys
             self._fetched_at = self._clock()
             self.last_error = None
-            if wanted is not None:
-                found = wanted in keys
-                self._cooldown = (
-                    self._min_cooldown if found else min(2 * self._cooldown, self._max_cooldown)
-                )
+            helped = wanted is None or wanted in keys
         finally:
             self._inflight = None
+        if wanted is not None and helped:
+            self._cooldown = self._min_cooldown
+        elif not helped:
+            self._cooldown = min(2 * self._cooldown, self._max_cooldown)
+        # The outcome of this fetch decides how long until the next one may start.
+        self._next_fetch_at = started + self._cooldown
 
     async def _download(self) -> dict[str, TrustedKey]:
         client = self._client()
