@@ -1,0 +1,1 @@
+"""The demo shopping API: products guarded by ``read:products`` / ``write:products``."""
