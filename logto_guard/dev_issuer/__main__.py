@@ -1,0 +1,77 @@
+"""Run the dev issuer: ``python -m logto_guard.dev_issuer [--port 3001] [--config FILE]``.
+
+Flags: ``--host`` (127.0.0.1), ``--port`` (3001), ``--state-dir`` (``.logto-dev``),
+``--issuer`` (``http://<host>:<port>/oidc``), ``--alg`` (first key of a fresh state,
+ES384), ``--config FILE`` (resources and apps, see :mod:`logto_guard.dev_issuer._config`),
+``--rotate ALG`` (rotate the signing key in the state directory and exit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from logto_guard.dev_issuer._app import create_app
+from logto_guard.dev_issuer._config import open_issuer
+from logto_guard.dev_issuer._errors import StateError
+from logto_guard.dev_issuer._model import SUPPORTED_ALGS
+from logto_guard.dev_issuer._state import DEFAULT_ALG, IssuerState
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m logto_guard.dev_issuer",
+        description="Local Logto-compatible OAuth issuer (client_credentials) for development.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=3001, help="port (3001)")
+    parser.add_argument("--state-dir", default=".logto-dev", help="state directory")
+    parser.add_argument("--issuer", help="issuer URL (default http://<host>:<port>/oidc)")
+    parser.add_argument(
+        "--alg", default=DEFAULT_ALG, choices=SUPPORTED_ALGS, help="first key of a fresh state"
+    )
+    parser.add_argument("--config", metavar="FILE", help="JSON file declaring resources and apps")
+    parser.add_argument(
+        "--rotate", metavar="ALG", choices=SUPPORTED_ALGS, help="rotate the signing key and exit"
+    )
+    return parser.parse_args(argv)
+
+
+def describe(state: IssuerState) -> str:
+    """The start-up banner: issuer URL, then each app's name, App ID and App Secret."""
+    lines = [f"Logto dev issuer: {state.issuer}", f"  JWKS: {state.issuer}/jwks"]
+    for app in state.apps:
+        lines.append(f"  app {app.name!r}: App ID {app.app_id}  App Secret {app.app_secret}")
+    if not state.apps:
+        lines.append("  no apps yet: pass --config FILE to declare resources and apps")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = parse_args(argv)
+    issuer = args.issuer or f"http://{args.host}:{args.port}/oidc"
+    try:
+        state = open_issuer(args.state_dir, issuer=issuer, config=args.config, alg=args.alg)
+        if args.rotate:
+            key = state.rotate(args.rotate)
+            print(f"rotated: current key {key.kid} ({key.alg})")
+            return 0
+    except (StateError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(describe(state), flush=True)
+
+    import uvicorn  # a dev dependency: only needed to serve
+
+    # uvicorn handles SIGINT itself; the suppress covers a Ctrl-C during start-up.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

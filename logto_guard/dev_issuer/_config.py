@@ -1,0 +1,123 @@
+"""Declarative setup of a dev issuer from a small JSON config, and :func:`build_app`.
+
+Config file format (every section optional)::
+
+    {
+      "resources": {
+        "https://shopping.api": {"scopes": ["read:products", "write:products"],
+                                 "access_token_ttl": 3600}
+      },
+      "apps": [
+        {"name": "shopping-client",
+         "grants": {"https://shopping.api": ["read:products"]},
+         "organizations": {"org1": {"": ["read:members"],
+                                    "https://shopping.api": ["write:products"]}}}
+      ]
+    }
+
+Apps are matched by ``name``: an existing app keeps its App ID and Secret and gets the
+declared grants. An app may pin ``"app_id"`` and ``"app_secret"`` (used when created).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from logto_guard.dev_issuer._app import create_app
+from logto_guard.dev_issuer._model import DEFAULT_TTL
+from logto_guard.dev_issuer._state import DEFAULT_ALG, DEFAULT_ISSUER, IssuerState
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a config file (see the module docstring).
+
+    Raises:
+        ValueError: not JSON, or not a JSON object.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"config file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {path} must hold a JSON object")
+    return data
+
+
+def apply_config(state: IssuerState, config: Mapping[str, Any]) -> None:
+    """Declare the config's resources and apps in ``state`` (idempotent).
+
+    Raises:
+        ValueError: a malformed entry, unknown resource or undefined scope.
+    """
+    try:
+        for indicator, spec in dict(config.get("resources", {})).items():
+            ttl = spec.get("access_token_ttl", DEFAULT_TTL)
+            state.add_resource(indicator, spec.get("scopes", []), ttl=ttl)
+        for spec in config.get("apps", []):
+            _apply_app(state, spec)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"invalid dev issuer config: {type(exc).__name__}: {exc}") from exc
+
+
+def _apply_app(state: IssuerState, spec: Mapping[str, Any]) -> None:
+    name = spec["name"]
+    grants, organizations = spec.get("grants"), spec.get("organizations")
+    if state.find_app(name) is None and ("app_id" in spec or "app_secret" in spec):
+        state.add_app(
+            name,
+            grants=grants,
+            organizations=organizations,
+            app_id=spec.get("app_id"),
+            app_secret=spec.get("app_secret"),
+        )
+    else:
+        state.ensure_app(name, grants=grants, organizations=organizations)
+
+
+def open_issuer(
+    state_dir: str | os.PathLike[str],
+    *,
+    issuer: str = DEFAULT_ISSUER,
+    config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    alg: str = DEFAULT_ALG,
+) -> IssuerState:
+    """Open (or create) the state in ``state_dir`` and apply ``config`` to it.
+
+    Args:
+        issuer: ``<endpoint>/oidc``, the ``iss`` of issued tokens.
+        config: a config mapping, or the path of a config file (module docstring).
+        alg: algorithm of the first signing key of a fresh state.
+
+    Raises:
+        StateError: the state file is corrupt.
+        ValueError: the config is invalid.
+    """
+    state = IssuerState.open(state_dir, issuer=issuer, alg=alg)
+    if config is not None:
+        apply_config(state, config if isinstance(config, Mapping) else load_config(config))
+    return state
+
+
+def build_app(
+    state_dir: str | os.PathLike[str],
+    *,
+    issuer: str = DEFAULT_ISSUER,
+    config: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    alg: str = DEFAULT_ALG,
+) -> Starlette:
+    """:func:`open_issuer` then :func:`create_app`: the dev issuer as an ASGI app, in-process.
+
+    Use :func:`open_issuer` and :func:`create_app` directly when you also need the state
+    (App IDs and Secrets)::
+
+        state = open_issuer(".logto-dev", config="issuer.json")
+        server = uvicorn.Server(uvicorn.Config(create_app(state), port=3001))
+        await server.serve()
+    """
+    return create_app(open_issuer(state_dir, issuer=issuer, config=config, alg=alg))
