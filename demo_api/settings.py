@@ -35,3 +35,31 @@ class Settings:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    """What the demo client needs: where the API is and which M2M app it acts as.
+
+    Unset credentials are taken from the dev issuer's state directory (what ``make demo``
+    created), so the client works right after starting the demo.
+    """
+
+    api_url: str = "http://127.0.0.1:8000"
+    endpoint: str | None = None
+    app_id: str | None = None
+    app_secret: str | None = None
+    audience: str = DEFAULT_AUDIENCE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
+        """Read ``SHOPPING_API_URL``, ``LOGTO_ENDPOINT``, ``LOGTO_APP_ID``,
+        ``LOGTO_APP_SECRET`` and ``LOGTO_AUDIENCE``."""
+        env = os.environ if environ is None else environ
+        return cls(
+            api_url=env.get("SHOPPING_API_URL") or "http://127.0.0.1:8000",
+            endpoint=env.get("LOGTO_ENDPOINT") or None,
+            app_id=env.get("LOGTO_APP_ID") or None,
+            app_secret=env.get("LOGTO_APP_SECRET") or None,
+            audience=env.get("LOGTO_AUDIENCE") or DEFAULT_AUDIENCE,
+        )

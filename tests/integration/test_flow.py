@@ -206,3 +206,20 @@ def test_api_keeps_accepting_valid_tokens_with_the_issuer_stopped(stack: Stack) 
         httpx.get(f"{stack.issuer_url}/oidc/jwks")
     assert call(stack, "GET", "/products", unseen).status_code == 200
     assert call(stack, "GET", "/products", warm).status_code == 200
+
+
+def test_demo_client_creates_and_lists_with_tokens_from_logto_guard_client(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from demo_api import client
+
+    port = stack.issuer_url.rsplit(":", 1)[1]
+    common = ["--state-dir", str(stack.tmp / "issuer"), "--issuer-port", port]
+    env = {"SHOPPING_API_URL": stack.api_url}
+    assert client.main([*common, "create", "Oolong", "7.25"], environ=env) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert (created["name"], created["created_by"]) == ("Oolong", stack.credentials(WRITER)[0])
+    assert client.main([*common, "--as", "reader", "list"], environ=env) == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["Oolong"]
+    assert client.main([*common, "--as", "reader", "delete", str(created["id"])], environ=env) == 1
+    assert json.loads(capsys.readouterr().out)["error"] == "insufficient_scope"
