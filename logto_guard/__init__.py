@@ -6,6 +6,7 @@ See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
 from ._config import DEFAULT_ALGORITHMS, SUPPORTED_ALGORITHMS, GuardConfig
+from ._core import Authenticator
 from ._errors import (
     AlgorithmError,
     AuthError,
@@ -37,6 +38,7 @@ __all__ = [
     "AlgorithmError",
     "AuthError",
     "AuthInfo",
+    "Authenticator",
     "ConfigurationError",
     "CredentialsMissingError",
     "ExpiredTokenError",

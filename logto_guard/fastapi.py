@@ -16,9 +16,8 @@ Example::
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -28,16 +27,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
-from ._bearer import error_body, error_headers, parse_authorization
-from ._config import GuardConfig
-from ._errors import AuthError, CredentialsMissingError, InsufficientScopeError
-from ._jwks import JWKSCache
+from ._bearer import error_body, error_headers
+from ._core import Authenticator
+from ._errors import AuthError, CredentialsMissingError
 from ._models import AuthInfo
-from ._validator import TokenValidator
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
-
-logger = logging.getLogger("logto_guard")
 
 
 class GuardHTTPException(HTTPException):
@@ -95,21 +90,12 @@ class LogtoGuard(SecurityBase):
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
-        self.config = GuardConfig.from_options(endpoint=endpoint, audience=audience, **options)
-        config = self.config
-        assert config.jwks_uri is not None
-        self.jwks = JWKSCache(
-            config.jwks_uri,
-            algorithms=config.algorithms,
-            http_client=http_client,
-            clock=clock,
-            timeout=config.jwks_timeout,
-            max_age=config.jwks_max_age,
-            min_cooldown=config.jwks_min_cooldown,
-            max_cooldown=config.jwks_cooldown,
-            stale_if_error=config.jwks_stale_if_error,
+        self.authenticator = Authenticator(
+            endpoint=endpoint, audience=audience, http_client=http_client, clock=clock, **options
         )
-        self.validator = TokenValidator(config, self.jwks, clock=clock)
+        self.config = config = self.authenticator.config
+        self.jwks = self.authenticator.jwks
+        self.validator = self.authenticator.validator
         self.auto_error = auto_error
         self.scheme_name = scheme_name or type(self).__name__
         self.model = OAuth2(
@@ -135,29 +121,18 @@ class LogtoGuard(SecurityBase):
             raise self.make_http_error(exc) from None
 
     async def authenticate(
-        self, authorization: list[str], required_scopes: list[str] | tuple[str, ...] = ()
+        self, authorization: Sequence[str], required_scopes: Sequence[str] = ()
     ) -> AuthInfo:
         """Validate raw ``Authorization`` header values and check ``required_scopes``.
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
         """
-        try:
-            token = parse_authorization(authorization)
-            info = await self.validator.validate(token)
-            missing = [scope for scope in required_scopes if scope not in info.scopes]
-            if missing:
-                raise InsufficientScopeError(required_scopes, info.scopes)
-        except AuthError as exc:
-            if logger.isEnabledFor(logging.INFO):
-                logger.info("request refused: reason=%s (%s)", exc.reason, exc.description)
-            raise
-        return info
+        return await self.authenticator.authenticate(authorization, required_scopes)
 
     def make_http_error(self, exc: AuthError) -> HTTPException:
         """Turn ``exc`` into the HTTP exception FastAPI answers with (override to customise)."""
-        assert self.config.realm is not None
-        return GuardHTTPException(exc, self.config.realm)
+        return GuardHTTPException(exc, self.authenticator.realm)
 
     def install(self, app: FastAPI) -> None:
         """Register the RFC 6750 error handler and complete the OpenAPI scope list on ``app``."""
@@ -185,4 +160,4 @@ class LogtoGuard(SecurityBase):
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client the guard created (call on application shutdown)."""
-        await self.jwks.aclose()
+        await self.authenticator.aclose()

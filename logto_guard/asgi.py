@@ -1,0 +1,111 @@
+"""A pure ASGI middleware for Starlette and other ASGI apps.
+
+It authenticates every HTTP request (and WebSocket handshake) with the same checks and the
+same RFC 6750 answers as :class:`logto_guard.LogtoGuard`, and puts the caller's
+:class:`~logto_guard.AuthInfo` at ``scope["auth"]`` (``request.auth`` in Starlette).
+
+Example::
+
+    from starlette.applications import Starlette
+    from logto_guard.asgi import LogtoAuthMiddleware
+
+    app = Starlette(routes=[...])
+    app = LogtoAuthMiddleware(
+        app,
+        endpoint="https://tenant.logto.app",
+        audience="https://shopping.api",
+        required_scopes=["read:products"],
+        public_paths={"/health"},
+    )
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
+from typing import Any
+
+from ._bearer import error_body, error_headers
+from ._core import Authenticator
+from ._errors import AuthError, CredentialsMissingError
+
+__all__ = ["LogtoAuthMiddleware"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1: the close code for a refused WebSocket
+
+
+class LogtoAuthMiddleware:
+    """Require a valid Logto access token (and ``required_scopes``) on every request.
+
+    Args:
+        app: the ASGI app to protect.
+        required_scopes: scopes every request needs (per-route checks can read
+            ``scope["auth"].scopes``).
+        public_paths: exact paths served without authentication (e.g. ``/health``).
+        optional: when True, a request without credentials passes with ``scope["auth"]``
+            set to ``None``; invalid credentials are still refused.
+        authenticator: share an existing :class:`Authenticator` instead of building one.
+        **options: ``endpoint``, ``audience`` and the other guard options, plus
+            ``http_client`` and ``clock``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        required_scopes: Sequence[str] = (),
+        public_paths: Collection[str] = (),
+        optional: bool = False,
+        authenticator: Authenticator | None = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.required_scopes = tuple(required_scopes)
+        self.public_paths = frozenset(public_paths)
+        self.optional = optional
+        self.authenticator = authenticator or Authenticator(**options)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"} or scope["path"] in self.public_paths:
+            await self.app(scope, receive, send)
+            return
+        values = [
+            value.decode("latin-1")
+            for name, value in scope.get("headers", [])
+            if name.lower() == b"authorization"
+        ]
+        try:
+            scope["auth"] = await self.authenticator.authenticate(values, self.required_scopes)
+        except CredentialsMissingError as exc:
+            if not self.optional:
+                await self._refuse(exc, scope, send)
+                return
+            scope["auth"] = None
+        except AuthError as exc:
+            await self._refuse(exc, scope, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, exc: AuthError, scope: Scope, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+            return
+        body = json.dumps(error_body(exc)).encode("utf-8")
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        for name, value in error_headers(exc, self.authenticator.realm).items():
+            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def aclose(self) -> None:
+        """Close the JWKS HTTP client (call on application shutdown)."""
+        await self.authenticator.aclose()
