@@ -5,7 +5,7 @@ the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 67
 See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
-from ._config import DEFAULT_ALGORITHMS, SUPPORTED_ALGORITHMS, GuardConfig
+from ._config import DEFAULT_ALGORITHMS, ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig
 from ._core import Authenticator
 from ._errors import (
     AlgorithmError,
@@ -23,6 +23,7 @@ from ._errors import (
     KeysUnavailableError,
     LogtoGuardError,
     MalformedTokenError,
+    OrganizationMismatchError,
     UnknownKeyError,
 )
 from ._jwks import JWKSCache, TrustedKey
@@ -34,6 +35,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
+    "ORGANIZATION_AUDIENCE",
     "SUPPORTED_ALGORITHMS",
     "AlgorithmError",
     "AuthError",
@@ -55,6 +57,7 @@ __all__ = [
     "LogtoGuard",
     "LogtoGuardError",
     "MalformedTokenError",
+    "OrganizationMismatchError",
     "TokenValidator",
     "TrustedKey",
     "UnknownKeyError",

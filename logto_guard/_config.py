@@ -41,6 +41,10 @@ DEFAULT_TOKEN_CACHE_SIZE = 4096
 
 #: Logto's audience for organization-scoped tokens of *all* organizations: never an API's.
 FORBIDDEN_AUDIENCE = "urn:logto:resource:organizations"
+#: Pass as ``audience`` to accept organization tokens: ``aud`` must then be
+#: ``urn:logto:organization:<id>`` for the organization the request names.
+ORGANIZATION_AUDIENCE = "urn:logto:organization:*"
+ORGANIZATION_AUDIENCE_PREFIX = "urn:logto:organization:"
 _HEADER_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
 
@@ -69,7 +73,9 @@ class GuardConfig:
 
     Args:
         endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
-        audience: the API resource indicator tokens must be issued for.
+        audience: the API resource indicator tokens must be issued for, or
+            :data:`ORGANIZATION_AUDIENCE` for organization tokens (``aud`` is then
+            ``urn:logto:organization:<id>`` of the organization named by the request).
         issuer: accepted ``iss`` value(s); defaults to ``<endpoint>/oidc``. Give several
             when tokens come from both the default and a custom domain.
         jwks_uri: where the signing keys live; defaults to ``<endpoint>/oidc/jwks``.

@@ -10,8 +10,13 @@ from typing import Any
 import httpx
 
 from ._bearer import parse_authorization
-from ._config import GuardConfig
-from ._errors import AuthError, InsufficientScopeError
+from ._config import ORGANIZATION_AUDIENCE, ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
+from ._errors import (
+    AuthError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    OrganizationMismatchError,
+)
 from ._jwks import JWKSCache
 from ._models import AuthInfo
 from ._validator import TokenValidator
@@ -59,17 +64,38 @@ class Authenticator:
         assert self.config.realm is not None
         return self.config.realm
 
+    @property
+    def organization_tokens(self) -> bool:
+        """True when the audience is ``urn:logto:organization:<id>`` of each request."""
+        return self.config.audience == ORGANIZATION_AUDIENCE
+
     async def authenticate(
-        self, authorization: Sequence[str], required_scopes: Sequence[str] = ()
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        *,
+        organization_id: str | None = None,
     ) -> AuthInfo:
         """Validate raw ``Authorization`` header values and require ``required_scopes``.
+
+        Args:
+            organization_id: the organization the request is about. With
+                :data:`ORGANIZATION_AUDIENCE` the token's ``aud`` must name it; with an
+                API audience the token's ``organization_id`` claim must equal it.
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
         """
         try:
             token = parse_authorization(authorization)
-            info = await self.validator.validate(token)
+            audience = None
+            if self.organization_tokens:
+                if not organization_id:
+                    raise InvalidRequestError("organization not specified")
+                audience = ORGANIZATION_AUDIENCE_PREFIX + organization_id
+            info = await self.validator.validate(token, audience=audience)
+            if organization_id is not None and info.organization_id != organization_id:
+                raise OrganizationMismatchError(organization_id, info.organization_id)
             if any(scope not in info.scopes for scope in required_scopes):
                 raise InsufficientScopeError(required_scopes, info.scopes)
         except AuthError as exc:

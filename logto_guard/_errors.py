@@ -18,6 +18,7 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
         │       ├── ExpiredTokenError
         │       └── ImmatureTokenError
         ├── InsufficientScopeError    403 insufficient_scope (``.required_scopes``)
+        ├── OrganizationMismatchError 403 insufficient_scope: token for another organization
         └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
 
 Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
@@ -165,6 +166,25 @@ class InsufficientScopeError(AuthError):
     def __init__(self, required_scopes: Iterable[str], granted_scopes: Iterable[str]) -> None:
         self.required_scopes = tuple(required_scopes)
         self.granted_scopes = frozenset(granted_scopes)
+        super().__init__()
+
+
+class OrganizationMismatchError(AuthError):
+    """The token's ``organization_id`` is not the organization the request is about.
+
+    Attributes:
+        expected: the organization named by the request.
+        actual: the token's ``organization_id`` (``None`` when it has none).
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "organization_mismatch"
+    default_description = "token is not for this organization"
+
+    def __init__(self, expected: str, actual: str | None) -> None:
+        self.expected = expected
+        self.actual = actual
         super().__init__()
 
 

@@ -14,7 +14,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 from cachetools import TLRUCache
 
-from ._config import GuardConfig
+from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from ._errors import (
     AlgorithmError,
     ExpiredTokenError,
@@ -46,6 +46,7 @@ class _Verified:
     info: AuthInfo
     kid: str
     deadline: float
+    audiences: frozenset[str]
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -93,6 +94,12 @@ def _optional_str(claims: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def _organization_of(info: AuthInfo, audience: str) -> str | None:
+    if info.organization_id is None and audience.startswith(ORGANIZATION_AUDIENCE_PREFIX):
+        return audience[len(ORGANIZATION_AUDIENCE_PREFIX) :]
+    return info.organization_id
+
+
 def _normalise_typ(value: str) -> str:
     # RFC 7515 §4.1.9: media types compare case-insensitively, "application/" may be omitted.
     value = value.lower()
@@ -132,8 +139,11 @@ class TokenValidator:
         """How many verified tokens are remembered right now."""
         return 0 if self._cache is None else len(self._cache)
 
-    async def validate(self, token: str) -> AuthInfo:
+    async def validate(self, token: str, *, audience: str | None = None) -> AuthInfo:
         """Verify ``token`` and return what it says about the caller.
+
+        ``audience`` replaces the configured one for this call (organization tokens,
+        whose ``aud`` names the organization the request is about).
 
         Raises:
             InvalidTokenError: (a subclass of) the token is not valid for this API.
@@ -142,19 +152,28 @@ class TokenValidator:
         if len(token) > self._config.max_token_size:
             raise MalformedTokenError("token is too large")
         cache = self._cache
-        if cache is not None:
-            hit = cache.get(token)
-            if hit is not None:
-                try:
-                    await self._jwks.get_key(hit.kid)
-                except Exception:
-                    cache.pop(token, None)
-                    raise
-                return hit.info
-        verified = await self._verify(token)
-        if cache is not None:
-            cache[token] = verified
-        return verified.info
+        verified = None if cache is None else cache.get(token)
+        if verified is not None:
+            try:
+                await self._jwks.get_key(verified.kid)
+            except Exception:
+                assert cache is not None
+                cache.pop(token, None)
+                raise
+        else:
+            verified = await self._verify(token)
+            if cache is not None:
+                cache[token] = verified
+        # Checked on every call, cached or not: the audience may depend on the request.
+        expected = audience or self._config.audience
+        if expected not in verified.audiences:
+            raise InvalidClaimError("aud", "audience mismatch")
+        info = verified.info
+        if info.audience != expected:
+            info = replace(
+                info, audience=expected, organization_id=_organization_of(info, expected)
+            )
+        return info
 
     async def _verify(self, token: str) -> _Verified:
         if not _COMPACT_JWS.fullmatch(token):
@@ -186,17 +205,17 @@ class TokenValidator:
         if not valid:
             raise InvalidSignatureError()
         claims = _decode_json_object(payload_b64, "token payload")
-        info, deadline = self._check_claims(claims)
-        return _Verified(info=info, kid=kid, deadline=deadline)
+        info, deadline, audiences = self._check_claims(claims)
+        return _Verified(info=info, kid=kid, deadline=deadline, audiences=audiences)
 
-    def _check_claims(self, claims: dict[str, Any]) -> tuple[AuthInfo, float]:
+    def _check_claims(self, claims: dict[str, Any]) -> tuple[AuthInfo, float, frozenset[str]]:
         config, now = self._config, self._clock()
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or issuer not in self._issuers:
             raise InvalidClaimError("iss", "issuer mismatch")
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
-        if not isinstance(audiences, list) or config.audience not in audiences:
+        if not isinstance(audiences, list) or not audiences:
             raise InvalidClaimError("aud", "audience mismatch")
         exp = _timestamp(claims, "exp", required=True)
         assert exp is not None
@@ -222,4 +241,5 @@ class TokenValidator:
             expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
             claims=MappingProxyType(claims),
         )
-        return info, exp + config.leeway
+        hashable = frozenset(value for value in audiences if isinstance(value, str))
+        return info, exp + config.leeway, hashable

@@ -48,6 +48,8 @@ class LogtoAuthMiddleware:
         required_scopes: scopes every request needs (per-route checks can read
             ``scope["auth"].scopes``).
         public_paths: exact paths served without authentication (e.g. ``/health``).
+        organization: for organization tokens, a function of the ASGI scope returning the
+            organization the request is about (see :class:`logto_guard.LogtoGuard`).
         optional: when True, a request without credentials passes with ``scope["auth"]``
             set to ``None``; invalid credentials are still refused.
         authenticator: share an existing :class:`Authenticator` instead of building one.
@@ -61,6 +63,7 @@ class LogtoAuthMiddleware:
         *,
         required_scopes: Sequence[str] = (),
         public_paths: Collection[str] = (),
+        organization: Callable[[Scope], str | None] | None = None,
         optional: bool = False,
         authenticator: Authenticator | None = None,
         **options: Any,
@@ -68,6 +71,7 @@ class LogtoAuthMiddleware:
         self.app = app
         self.required_scopes = tuple(required_scopes)
         self.public_paths = frozenset(public_paths)
+        self.organization = organization
         self.optional = optional
         self.authenticator = authenticator or Authenticator(**options)
 
@@ -81,7 +85,11 @@ class LogtoAuthMiddleware:
             if name.lower() == b"authorization"
         ]
         try:
-            scope["auth"] = await self.authenticator.authenticate(values, self.required_scopes)
+            scope["auth"] = await self.authenticator.authenticate(
+                values,
+                self.required_scopes,
+                organization_id=self.organization(scope) if self.organization else None,
+            )
         except CredentialsMissingError as exc:
             if not self.optional:
                 await self._refuse(exc, scope, send)

@@ -29,7 +29,7 @@ from fastapi.security.base import SecurityBase
 
 from ._bearer import error_body, error_headers
 from ._core import Authenticator
-from ._errors import AuthError, CredentialsMissingError
+from ._errors import AuthError, ConfigurationError, CredentialsMissingError
 from ._models import AuthInfo
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
@@ -64,6 +64,11 @@ class LogtoGuard(SecurityBase):
         endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
         audience: the API resource indicator, e.g. ``https://shopping.api``.
         scopes: optional descriptions of scopes for OpenAPI (``{"read:products": "..."}``).
+        organization: for organization tokens, where the request names its organization:
+            a path parameter name, or a function of the request. With
+            ``audience=ORGANIZATION_AUDIENCE`` the token's ``aud`` must be
+            ``urn:logto:organization:<id>``; with an API audience (organization-level API
+            resources) its ``organization_id`` claim must equal ``<id>``.
         auto_error: when False, a request without credentials yields ``None`` instead of
             401; invalid credentials are still refused.
         scheme_name: the OpenAPI security scheme name (default ``LogtoGuard``).
@@ -83,6 +88,7 @@ class LogtoGuard(SecurityBase):
         endpoint: str,
         audience: str,
         scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
         auto_error: bool = True,
         scheme_name: str | None = None,
         description: str | None = None,
@@ -96,6 +102,12 @@ class LogtoGuard(SecurityBase):
         self.config = config = self.authenticator.config
         self.jwks = self.authenticator.jwks
         self.validator = self.authenticator.validator
+        if isinstance(organization, str):
+            parameter = organization
+            organization = lambda request: request.path_params.get(parameter)  # noqa: E731
+        self.organization = organization
+        if self.authenticator.organization_tokens and organization is None:
+            raise ConfigurationError("organization tokens need organization= to name the org")
         self.auto_error = auto_error
         self.scheme_name = scheme_name or type(self).__name__
         self.model = OAuth2(
@@ -110,8 +122,11 @@ class LogtoGuard(SecurityBase):
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> AuthInfo:
         """Authenticate ``request`` and require ``security_scopes``; raise on failure."""
         try:
-            return await self.authenticate(
-                request.headers.getlist("authorization"), security_scopes.scopes
+            organization_id = self.organization(request) if self.organization else None
+            return await self.authenticator.authenticate(
+                request.headers.getlist("authorization"),
+                security_scopes.scopes,
+                organization_id=organization_id,
             )
         except CredentialsMissingError as exc:
             if not self.auto_error:
