@@ -187,6 +187,14 @@ class JWKSCache:
         """The current key set by ``kid`` (empty before the first successful fetch)."""
         return dict(self._keys or {})
 
+    def use_http_client(self, http_client: httpx.AsyncClient | None) -> None:
+        """Fetch with ``http_client`` from now on and forget the current keys (for tests)."""
+        self._given_client = http_client
+        self._keys = None
+        self._fetched_at = self._next_fetch_at = self._last_miss_fetch_at = -math.inf
+        self._cooldown = self._min_cooldown
+        self._inflight = None
+
     async def get_key(self, kid: str) -> TrustedKey:
         """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.
 

@@ -139,6 +139,11 @@ class TokenValidator:
         """How many verified tokens are remembered right now."""
         return 0 if self._cache is None else len(self._cache)
 
+    def clear_cache(self) -> None:
+        """Forget every verified token."""
+        if self._cache is not None:
+            self._cache.clear()
+
     async def validate(self, token: str, *, audience: str | None = None) -> AuthInfo:
         """Verify ``token`` and return what it says about the caller.
 

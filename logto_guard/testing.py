@@ -18,10 +18,11 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import httpx
 
+from ._core import Authenticator
 from ._keys import (
     PrivateKey,
     default_alg,
@@ -31,7 +32,17 @@ from ._keys import (
     sign_compact,
 )
 
+if TYPE_CHECKING:
+    from .asgi import LogtoAuthMiddleware
+    from .fastapi import LogtoGuard
+
 __all__ = ["FakeClock", "FakeLogto"]
+
+_Guarded = Union["Authenticator", "LogtoGuard", "LogtoAuthMiddleware"]
+
+
+def _authenticator(guard: _Guarded) -> Authenticator:
+    return guard if isinstance(guard, Authenticator) else guard.authenticator
 
 
 class FakeClock:
@@ -171,6 +182,31 @@ class FakeLogto:
     ) -> str:
         """Sign arbitrary header and payload (objects or raw bytes) with a published key."""
         return sign_compact(header, payload, self.key(kid))
+
+    def headers(self, *, scopes: Iterable[str] | None = None, **claims: Any) -> dict[str, str]:
+        """``{"Authorization": "Bearer <token>"}`` for a freshly minted token."""
+        return {"Authorization": f"Bearer {self.token(scopes=scopes, **claims)}"}
+
+    @classmethod
+    def for_guard(cls, guard: _Guarded, **options: Any) -> FakeLogto:
+        """A fake whose endpoint, issuer and audience are those ``guard`` expects."""
+        config = _authenticator(guard).config
+        fake = cls(endpoint=config.endpoint, audience=config.audience, **options)
+        fake.issuer = config.issuers[0]
+        return fake
+
+    def trust(self, guard: _Guarded) -> Callable[[], None]:
+        """Make ``guard`` fetch its keys from this fake; returns a function undoing it."""
+        authenticator = _authenticator(guard)
+        previous = authenticator.jwks._given_client
+        authenticator.jwks.use_http_client(self.http_client())
+        authenticator.validator.clear_cache()
+
+        def undo() -> None:
+            authenticator.jwks.use_http_client(previous)
+            authenticator.validator.clear_cache()
+
+        return undo
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer a request for the JWKS URI (the MockTransport handler)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ["pytester", "logto_guard.pytest_plugin"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

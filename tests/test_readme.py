@@ -38,3 +38,18 @@ async def test_example_runs_and_guards_its_route() -> None:
     flows = schema["components"]["securitySchemes"]["LogtoGuard"]["flows"]
     assert flows["clientCredentials"]["tokenUrl"] == "https://your-tenant.logto.app/oidc/token"
     assert schema["paths"]["/products"]["get"]["security"] == [{"LogtoGuard": ["read:products"]}]
+
+
+def _block_after(marker: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(marker)
+    match = re.search(r"```python\n(.*?)```", text[start:], re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_testing_example_passes_as_a_users_test_suite(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(_block_after("`conftest.py` holds one line"))
+    pytester.makepyfile(test_shop=_block_after("and `test_shop.py` is:"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
