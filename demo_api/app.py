@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from logto_guard import AuthInfo, LogtoGuard
@@ -73,6 +76,32 @@ def _app_id(auth: AuthInfo) -> str:
     return auth.client_id or auth.subject
 
 
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs, served from the files fastapi-offline ships when it is
+    installed (the demo then works offline), else from FastAPI's default CDN."""
+    try:
+        swagger_ui_path = importlib.resources.files("fastapi_offline") / "static"
+    except ModuleNotFoundError:
+        js, css = (
+            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
+            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css",
+        )
+    else:
+        app.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+        js, css = "/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Shopping API docs",
+            swagger_js_url=js,
+            swagger_css_url=css,
+            swagger_favicon_url="data:,",
+            init_oauth={"scopes": " ".join(SCOPES)},
+        )
+
+
 def build_guard(settings: Settings) -> LogtoGuard:
     """The guard for ``settings`` (the endpoint must be known by now)."""
     assert settings.endpoint is not None
@@ -98,10 +127,14 @@ def create_app(settings: Settings, *, guard: LogtoGuard | None = None) -> FastAP
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",
-        description="Products guarded by Logto M2M access tokens.",
+        description="Products guarded by Logto M2M access tokens. Click *Authorize* and "
+        "enter an M2M app's App ID and App Secret to call the routes.",
         lifespan=lifespan,
+        docs_url=None,
     )
     guard.install(app)
+    guard.add_token_relay(app)
+    _add_docs(app)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.store = store
     app.state.guard = guard

@@ -31,6 +31,7 @@ from ._bearer import error_body, error_headers
 from ._core import Authenticator
 from ._errors import AuthError, ConfigurationError, CredentialsMissingError
 from ._models import AuthInfo
+from ._relay import add_token_relay
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
 
@@ -160,6 +161,22 @@ class LogtoGuard(SecurityBase):
             return generate()
 
         app.openapi = openapi  # type: ignore[method-assign]
+
+    def add_token_relay(
+        self,
+        app: FastAPI,
+        path: str = "/docs/oauth2/token",
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """Let Swagger UI's "Authorize" get tokens: relay to Logto, adding ``resource``.
+
+        The OpenAPI scheme's ``tokenUrl`` becomes ``path`` on the API itself; see
+        :mod:`logto_guard._relay` for why Swagger UI cannot call Logto directly.
+        """
+        add_token_relay(app, self.authenticator, path=path, transport=transport)
+        flows = self.model.flows  # type: ignore[attr-defined]
+        flows.clientCredentials.tokenUrl = path
 
     def _document_used_scopes(self, schema: dict[str, Any]) -> None:
         used: dict[str, None] = {}
