@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -82,7 +81,8 @@ def _timestamp(claims: dict[str, Any], name: str, *, required: bool) -> float | 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidClaimError(name, f"{name} claim is not a number")
-    if not (math.isfinite(value) and 0 <= value <= _MAX_TIMESTAMP):
+    # Plain comparisons: float() of a 400-digit int would overflow, and NaN fails them.
+    if not 0 <= value <= _MAX_TIMESTAMP:
         raise InvalidClaimError(name, f"{name} claim is out of range")
     return float(value)
 
@@ -202,6 +202,10 @@ class TokenValidator:
             raise AlgorithmError("alg does not match the signing key")
         try:
             signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+            # One signature, one spelling: unused trailing bits would let several token
+            # strings pass for the same signature (and slip past denylists keyed on them).
+            if base64.urlsafe_b64encode(signature).rstrip(b"=").decode() != signature_b64:
+                raise InvalidSignatureError()
             valid = key.verify(alg, f"{header_b64}.{payload_b64}".encode("ascii"), signature)
         except binascii.Error as exc:
             raise InvalidSignatureError() from exc

@@ -427,3 +427,20 @@ async def test_cache_hit_still_checks_the_signing_key_is_published(
     with pytest.raises(InvalidTokenError):
         await validator.validate(token)
     assert validator.cache_size == 0
+
+
+async def test_non_canonical_signature_encoding_is_rejected(
+    logto: FakeLogto, validator: TokenValidator
+) -> None:
+    """RS256 signatures leave 4 unused bits in the last base64url character."""
+    logto.rotate("RS256")
+    token = logto.token()
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    variant = token[:-1] + alphabet[last ^ 1]
+    assert base64.urlsafe_b64decode(variant.split(".")[2] + "==") == base64.urlsafe_b64decode(
+        token.split(".")[2] + "=="
+    )
+    await validator.validate(token)
+    with pytest.raises(InvalidSignatureError):
+        await validator.validate(variant)
