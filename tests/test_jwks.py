@@ -276,3 +276,19 @@ async def test_own_http_client_is_created_lazily_and_closed(logto: FakeLogto) ->
     assert cache._own_client is not None
     await cache.aclose()
     assert cache._own_client is None
+
+
+async def test_staged_next_key_is_known_before_it_signs(logto: FakeLogto, clock: FakeClock) -> None:
+    """The max-age refresh runs behind normal requests, so a published-but-unused key
+    is picked up without any unknown-kid refetch."""
+    cache = make_cache(logto, clock)
+    current = logto.signing_kid
+    await cache.get_key(current)
+    staged = logto.add_key("ES384")  # published, not yet signing
+    clock.advance(601)
+    await cache.get_key(current)  # answered from cache; refresh starts behind it
+    await cache.wait_idle()
+    assert staged in cache.keys
+    requests = logto.jwks_requests
+    assert (await cache.get_key(staged)).kid == staged
+    assert logto.jwks_requests == requests
