@@ -261,3 +261,12 @@ async def test_openapi_shows_client_credentials_scheme_and_scopes(
         {"LogtoGuard": ["read:products", "write:products"]}
     ]
     assert "security" not in paths["/health"]["get"]
+
+
+async def test_scopes_are_checked_per_route_on_a_cached_token(
+    client: httpx.AsyncClient, logto: FakeLogto
+) -> None:
+    token = logto.token(scopes=["read:products"])
+    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+    assert (await client.post("/products", headers=bearer(token))).status_code == 403
+    assert (await client.get("/products", headers=bearer(token))).status_code == 200

@@ -444,3 +444,37 @@ async def test_non_canonical_signature_encoding_is_rejected(
     await validator.validate(token)
     with pytest.raises(InvalidSignatureError):
         await validator.validate(variant)
+
+
+async def test_only_fully_verified_tokens_are_cached(
+    logto: FakeLogto, make_validator: MakeValidator
+) -> None:
+    validator = make_validator()
+    good = logto.token()
+    for bad in (good[:-4] + "AAAA", logto.token(exp=1), logto.token(iss="https://x/oidc")):
+        with pytest.raises(InvalidTokenError):
+            await validator.validate(bad)
+    assert validator.cache_size == 0
+    await validator.validate(good)
+    assert validator.cache_size == 1
+
+
+async def test_cache_is_bounded_and_can_be_turned_off(
+    logto: FakeLogto, make_validator: MakeValidator
+) -> None:
+    small, off = make_validator(token_cache_size=2), make_validator(token_cache_size=0)
+    for _ in range(5):
+        token = logto.token()
+        await small.validate(token)
+        await off.validate(token)
+    assert (small.cache_size, off.cache_size) == (2, 0)
+
+
+async def test_cache_hit_still_checks_the_audience_of_the_call(
+    logto: FakeLogto, validator: TokenValidator, make_validator: MakeValidator
+) -> None:
+    cached = make_validator()
+    token = logto.token()
+    await cached.validate(token)
+    with pytest.raises(InvalidClaimError, match="audience"):
+        await cached.validate(token, audience="https://other.api")
