@@ -60,12 +60,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads() with hooks would build a new decoder for every call.
+_JSON = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode unpadded base64url already checked against the base64url alphabet."""
+    data = segment.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(segment) % 4))
+
+
 def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(
-            raw, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        value = _JSON.decode(b64url_decode(segment).decode("utf-8"))
     except (ValueError, binascii.Error, RecursionError) as exc:
         raise MalformedTokenError(f"{what} is not valid base64url JSON") from exc
     if not isinstance(value, dict):
@@ -201,7 +209,7 @@ class TokenValidator:
         if alg not in key.algorithms:
             raise AlgorithmError("alg does not match the signing key")
         try:
-            signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+            signature = b64url_decode(signature_b64)
             # One signature, one spelling: unused trailing bits would let several token
             # strings pass for the same signature (and slip past denylists keyed on them).
             if base64.urlsafe_b64encode(signature).rstrip(b"=").decode() != signature_b64:
