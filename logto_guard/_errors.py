@@ -22,16 +22,15 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
         └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
 
 Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
-Foreign exceptions (PyJWT, httpx) are translated in :func:`from_pyjwt` and in the JWKS cache
-and never escape the library.
+Foreign exceptions never escape the library: httpx's and PyJWT's (PyJWT only parses JWKS
+entries; signatures are checked with ``cryptography`` directly) are contained in the JWKS
+cache, which turns them into a failed fetch or a skipped key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import ClassVar
-
-import jwt
 
 
 class LogtoGuardError(Exception):
@@ -202,40 +201,3 @@ class KeysUnavailableError(AuthError):
     def __init__(self, description: str | None = None, *, retry_after: int = 5) -> None:
         self.retry_after = retry_after
         super().__init__(description)
-
-
-# PyJWT's tree, translated once. Order matters: subclasses before their bases.
-_PYJWT_MAP: tuple[tuple[type[jwt.PyJWTError], type[InvalidTokenError]], ...] = (
-    (jwt.exceptions.InvalidSignatureError, InvalidSignatureError),
-    (jwt.exceptions.ExpiredSignatureError, ExpiredTokenError),
-    (jwt.exceptions.ImmatureSignatureError, ImmatureTokenError),
-    (jwt.exceptions.InvalidAlgorithmError, AlgorithmError),
-    (jwt.exceptions.InvalidKeyError, AlgorithmError),
-    (jwt.exceptions.PyJWKError, UnknownKeyError),
-    (jwt.exceptions.PyJWKClientError, UnknownKeyError),
-    (jwt.exceptions.DecodeError, MalformedTokenError),
-)
-_CLAIM_ERRORS: dict[type[jwt.PyJWTError], str] = {
-    jwt.exceptions.InvalidAudienceError: "aud",
-    jwt.exceptions.InvalidIssuerError: "iss",
-    jwt.exceptions.InvalidIssuedAtError: "iat",
-    jwt.exceptions.InvalidSubjectError: "sub",
-    jwt.exceptions.InvalidJTIError: "jti",
-}
-
-
-def from_pyjwt(exc: jwt.PyJWTError) -> InvalidTokenError:
-    """Translate any PyJWT exception into the matching :class:`InvalidTokenError`."""
-    if isinstance(exc, jwt.exceptions.MissingRequiredClaimError):
-        return InvalidClaimError(exc.claim, f"missing {exc.claim} claim")
-    for pyjwt_class, claim in _CLAIM_ERRORS.items():
-        if isinstance(exc, pyjwt_class):
-            return InvalidClaimError(claim)
-    for pyjwt_class, ours in _PYJWT_MAP:
-        if isinstance(exc, pyjwt_class):
-            if ours is ExpiredTokenError:
-                return ExpiredTokenError()
-            if ours is ImmatureTokenError:
-                return ImmatureTokenError("nbf", "token not yet valid")
-            return ours()
-    return InvalidTokenError()

@@ -33,6 +33,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from ._config import DEFAULT_JWKS_TIMEOUT
 from ._errors import KeysUnavailableError, UnknownKeyError
+from ._signature import verify_signature
 
 logger = logging.getLogger("logto_guard")
 
@@ -41,7 +42,6 @@ _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 _MIN_RSA_BITS = 2048
-_VERIFIERS = jwt.algorithms.get_default_algorithms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,7 @@ class TrustedKey:
 
     def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         """True when ``signature`` is valid for ``signing_input`` under ``alg``."""
-        return alg in self.algorithms and bool(
-            _VERIFIERS[alg].verify(signing_input, self.key, signature)
-        )
+        return alg in self.algorithms and verify_signature(alg, self.key, signing_input, signature)
 
 
 class _FetchError(Exception):

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-import jwt
 from cachetools import TLRUCache
 
 from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
@@ -30,7 +29,6 @@ from ._errors import (
     InvalidSignatureError,
     InvalidTypeError,
     MalformedTokenError,
-    from_pyjwt,
 )
 from ._jwks import JWKSCache
 from ._models import AuthInfo
@@ -217,8 +215,6 @@ class TokenValidator:
             valid = key.verify(alg, f"{header_b64}.{payload_b64}".encode("ascii"), signature)
         except binascii.Error as exc:
             raise InvalidSignatureError() from exc
-        except jwt.PyJWTError as exc:
-            raise from_pyjwt(exc) from exc
         if not valid:
             raise InvalidSignatureError()
         claims = _decode_json_object(payload_b64, "token payload")

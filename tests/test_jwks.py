@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from logto_guard import JWKSCache, KeysUnavailableError, UnknownKeyError
 from logto_guard._config import SUPPORTED_ALGORITHMS
+from logto_guard._jwks import parse_jwks
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -292,3 +294,33 @@ async def test_staged_next_key_is_known_before_it_signs(logto: FakeLogto, clock:
     requests = logto.jwks_requests
     assert (await cache.get_key(staged)).kid == staged
     assert logto.jwks_requests == requests
+
+
+_P384 = {"kty": "EC", "crv": "P-384", "alg": "ES384", "kid": "broken"}
+_RSA = {"kty": "RSA", "kid": "broken"}
+_OKP = {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "broken"}
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {**_P384, "x": "AAAA", "y": "AAAA"},
+        {**_P384, "x": "A" * 64, "y": "B" * 64},  # right length, not a point on P-384
+        {**_P384, "x": "!!!", "y": "!!!"},
+        {**_P384, "x": 12345, "y": 6789},
+        {**_P384, "y": "A" * 64},  # no x
+        {**_RSA, "e": "AQAB"},  # no modulus
+        {**_RSA, "n": "%%%", "e": "AQAB"},
+        {**_RSA, "n": "AQAB", "e": ["AQAB"]},
+        {**_OKP, "x": "AAAA"},
+        {**_OKP, "x": None},
+    ],
+)
+def test_malformed_keys_are_skipped_and_parsing_errors_contained(
+    logto: FakeLogto, broken: dict[str, Any]
+) -> None:
+    """PyJWT parses JWKS entries; whatever it raises on a bad one stays inside: the entry
+    is skipped and the good keys remain."""
+    good = logto.jwks()["keys"][0]
+    keys = parse_jwks(json.dumps({"keys": [broken, good]}).encode(), SUPPORTED_ALGORITHMS)
+    assert list(keys) == [good["kid"]]
