@@ -1,0 +1,97 @@
+"""The app factory :mod:`bench.e2e` runs under uvicorn: the demo API plus two extra routes.
+
+``uvicorn bench._e2e_app:create --factory`` with ``BENCH_E2E_CONFIG`` naming a JSON file
+holding ``endpoint``, ``audience``, ``jwks`` (the public JWKS) and ``db_path``. The guard
+fetches that JWKS through an ``httpx.MockTransport``, so no issuer has to run.
+
+Added routes:
+
+* ``GET /open/products``: the very handler of the guarded ``GET /products``, called with a
+  fixed :class:`AuthInfo` and no security dependency (the unguarded baseline);
+* ``GET /bench/stats``: how many tokens the guard fully verified (signature and claims) and
+  how many it holds in its verified-token cache, so the benchmark can check that "distinct
+  token" requests really miss the cache and "reused token" requests really hit it. The
+  count comes from wrapping the validator's verification step (one extra coroutine call
+  on the cache-miss path only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+from fastapi.routing import APIRoute
+
+from demo_api.app import ProductOut, create_app
+from demo_api.settings import Settings
+from logto_guard import AuthInfo, LogtoGuard
+
+from ._common import jwks_http_client
+
+CONFIG_ENV = "BENCH_E2E_CONFIG"
+
+
+def _guarded_list_handler(app: FastAPI) -> Callable[..., list[ProductOut]]:
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path == "/products" and route.methods == {"GET"}:
+            handler: Callable[..., list[ProductOut]] = route.endpoint
+            return handler
+    raise RuntimeError("the demo app has no GET /products route")
+
+
+def _count_verifications(guard: LogtoGuard) -> dict[str, int]:
+    counter = {"verified": 0}
+    validator = guard.validator
+    verify: Callable[[str], Awaitable[Any]] = validator._verify
+
+    async def counting_verify(token: str) -> Any:
+        counter["verified"] += 1
+        return await verify(token)
+
+    validator._verify = counting_verify  # type: ignore[method-assign]
+    return counter
+
+
+def create() -> FastAPI:
+    """The demo app guarded by a JWKS served from memory, plus the benchmark routes."""
+    config: dict[str, Any] = json.loads(Path(os.environ[CONFIG_ENV]).read_text())
+    settings = Settings(
+        endpoint=config["endpoint"], audience=config["audience"], db_path=config["db_path"]
+    )
+    guard = LogtoGuard(
+        endpoint=config["endpoint"],
+        audience=config["audience"],
+        http_client=jwks_http_client(config["jwks"]),
+    )
+    app = create_app(settings, guard=guard)
+    counter = _count_verifications(guard)
+    list_products = _guarded_list_handler(app)
+    anonymous = AuthInfo(
+        subject="anonymous",
+        client_id=None,
+        audience=config["audience"],
+        issuer="none",
+        scopes=frozenset({"read:products"}),
+        organization_id=None,
+        expires_at=datetime.max.replace(tzinfo=timezone.utc),
+        claims=MappingProxyType({}),
+    )
+
+    @app.get("/open/products", tags=["bench"])
+    def open_products(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    ) -> list[ProductOut]:
+        return list_products(auth=anonymous, limit=limit, offset=offset)
+
+    @app.get("/bench/stats", tags=["bench"])
+    async def stats() -> dict[str, int]:
+        return {"verified": counter["verified"], "cache_size": guard.validator.cache_size}
+
+    return app
