@@ -193,6 +193,13 @@ class JWKSCache:
         self._cooldown = self._min_cooldown
         self._inflight = None
 
+    def fresh_key(self, kid: str) -> TrustedKey | None:
+        """The key for ``kid`` if the key set needs no refresh; else None (use get_key)."""
+        keys = self._keys
+        if keys is None or self._clock() >= self._fetched_at + self._max_age:
+            return None
+        return keys.get(kid)
+
     async def get_key(self, kid: str) -> TrustedKey:
         """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
-from cachetools import TLRUCache
+from cachetools import LRUCache
 
 from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from ._errors import (
@@ -132,13 +132,11 @@ class TokenValidator:
         self._clock = clock
         self._typ = None if config.require_typ is None else _normalise_typ(config.require_typ)
         self._issuers = frozenset(config.issuers)
-        self._cache: TLRUCache[str, _Verified] | None = None
+        # A plain LRU with the deadline checked on each hit: cachetools' TLRUCache does the
+        # same check through a timer context manager and costs 3.6 us per hit against 0.6.
+        self._cache: LRUCache[str, _Verified] | None = None
         if config.token_cache_size:
-            self._cache = TLRUCache(
-                maxsize=config.token_cache_size,
-                ttu=lambda _token, entry, _now: entry.deadline,
-                timer=clock,
-            )
+            self._cache = LRUCache(maxsize=config.token_cache_size)
 
     @property
     def cache_size(self) -> int:
@@ -164,14 +162,18 @@ class TokenValidator:
             raise MalformedTokenError("token is too large")
         cache = self._cache
         verified = None if cache is None else cache.get(token)
-        if verified is not None:
-            try:
+        if verified is not None and self._clock() >= verified.deadline:
+            assert cache is not None
+            del cache[token]
+            raise ExpiredTokenError()
+        if verified is not None and self._jwks.fresh_key(verified.kid) is None:
+            try:  # the key set is due for a refresh, or the key is gone: the careful path
                 await self._jwks.get_key(verified.kid)
             except Exception:
                 assert cache is not None
                 cache.pop(token, None)
                 raise
-        else:
+        if verified is None:
             verified = await self._verify(token)
             if cache is not None:
                 cache[token] = verified
