@@ -1,8 +1,10 @@
-"""Shared fixtures: async tests run on asyncio through anyio's pytest plugin."""
+"""Shared fixtures: async tests on asyncio (anyio's plugin), a frozen clock, a fake tenant."""
 
 from __future__ import annotations
 
 import pytest
+
+from logto_guard.testing import FakeClock, FakeLogto
 
 pytest_plugins = ["pytester", "logto_guard.pytest_plugin"]
 
@@ -10,3 +12,15 @@ pytest_plugins = ["pytester", "logto_guard.pytest_plugin"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock frozen at 2023-11-14T22:13:20Z until a test advances it."""
+    return FakeClock(1_700_000_000)
+
+
+@pytest.fixture
+def logto(clock: FakeClock) -> FakeLogto:
+    """A fake Logto tenant minting tokens at ``clock``'s time."""
+    return FakeLogto(clock=clock)

@@ -41,16 +41,6 @@ def build(logto: FakeLogto, clock: FakeClock, **options: Any) -> LogtoAuthMiddle
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
-@pytest.fixture
 async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     app = build(logto, clock, required_scopes=["read:products"])
     transport = httpx.ASGITransport(app=app)

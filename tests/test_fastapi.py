@@ -47,16 +47,6 @@ def build_app(logto: FakeLogto, clock: FakeClock, *, install: bool = True) -> Fa
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
-@pytest.fixture
 async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
     app = build_app(logto, clock)
     transport = httpx.ASGITransport(app=app)

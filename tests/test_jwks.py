@@ -18,16 +18,6 @@ from logto_guard.testing import FakeClock, FakeLogto
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
 def make_cache(logto: FakeLogto, clock: FakeClock, **options: Any) -> JWKSCache:
     return JWKSCache(
         logto.jwks_uri,

@@ -18,16 +18,6 @@ pytestmark = pytest.mark.anyio
 ORG_AUD = "urn:logto:organization:"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
 def build_app(logto: FakeLogto, clock: FakeClock) -> FastAPI:
     common: dict[str, Any] = {
         "endpoint": logto.endpoint,

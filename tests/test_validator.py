@@ -27,16 +27,6 @@ from logto_guard.testing import FakeClock, FakeLogto
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
 MakeValidator = Callable[..., TokenValidator]
 
 

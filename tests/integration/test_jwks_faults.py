@@ -67,11 +67,6 @@ class JwksServer:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(1_700_000_000)
-
-
-@pytest.fixture
 def jwks(clock: FakeClock) -> Iterator[tuple[JwksServer, str]]:
     server = JwksServer(FakeLogto(clock=clock))
     with serve(server.app()) as base_url:
