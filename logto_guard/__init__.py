@@ -26,7 +26,8 @@ from ._errors import (
     OrganizationMismatchError,
     UnknownKeyError,
 )
-from ._jwks import JWKSCache, TrustedKey
+from ._jwk import TrustedKey
+from ._jwks import JWKSCache
 from ._models import AuthInfo
 from ._validator import TokenValidator
 from .fastapi import LogtoGuard

@@ -24,7 +24,7 @@ import jwt
 
 from ._config import GuardConfig
 from ._errors import InvalidClaimError, MalformedTokenError
-from ._jwks import TrustedKey
+from ._jwk import TrustedKey
 from ._validator import (
     _COMPACT_JWS,
     _MAX_KID_LENGTH,

@@ -18,122 +18,18 @@ Refresh policy (after panva/jose's remote JWKS, plus what Logto needs):
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from ._config import DEFAULT_JWKS_TIMEOUT
 from ._errors import KeysUnavailableError, UnknownKeyError
-from ._signature import verify_signature
+from ._jwk import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
 
 logger = logging.getLogger("logto_guard")
-
-MAX_JWKS_BYTES = 512 * 1024
-_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
-_RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-_OKP_CURVES = frozenset({"Ed25519", "Ed448"})
-_MIN_RSA_BITS = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class TrustedKey:
-    """A public key from the trusted JWKS and the algorithms it may verify."""
-
-    kid: str
-    key: Any
-    algorithms: frozenset[str]
-
-    def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
-        """True when ``signature`` is valid for ``signing_input`` under ``alg``."""
-        return alg in self.algorithms and verify_signature(alg, self.key, signing_input, signature)
-
-
-class _FetchError(Exception):
-    """A JWKS fetch that produced no usable key set (the message is safe to log)."""
-
-
-def _algorithms_for(jwk: Mapping[str, Any], allowed: Collection[str]) -> frozenset[str]:
-    """What the key's type and curve imply, narrowed by its own ``alg`` and the allow-list."""
-    kty = jwk.get("kty")
-    if kty == "EC":
-        implied = {_EC_ALGS[jwk["crv"]]} if jwk.get("crv") in _EC_ALGS else set()
-    elif kty == "RSA":
-        implied = set(_RSA_ALGS)
-    elif kty == "OKP" and jwk.get("crv") in _OKP_CURVES:
-        implied = {"EdDSA"}
-    else:
-        implied = set()
-    if "alg" in jwk:
-        implied &= {jwk["alg"]}
-    return frozenset(implied & set(allowed))
-
-
-def _parse_key(jwk: object, allowed: Collection[str]) -> TrustedKey | None:
-    """One JWKS entry as a TrustedKey, or None when it cannot sign access tokens for us."""
-    if not isinstance(jwk, dict):
-        return None
-    kid = jwk.get("kid")
-    if not isinstance(kid, str) or not kid:
-        return None
-    if jwk.get("use", "sig") != "sig":
-        return None
-    key_ops = jwk.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return None
-    algorithms = _algorithms_for(jwk, allowed)
-    if not algorithms:
-        return None
-    public = {k: v for k, v in jwk.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}
-    loaders = {
-        "EC": ECAlgorithm.from_jwk,
-        "RSA": RSAAlgorithm.from_jwk,
-        "OKP": OKPAlgorithm.from_jwk,
-    }
-    try:
-        key = loaders[jwk["kty"]](public)
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-        return None
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < _MIN_RSA_BITS:
-        return None
-    return TrustedKey(kid=kid, key=key, algorithms=algorithms)
-
-
-def parse_jwks(body: bytes, allowed: Collection[str]) -> dict[str, TrustedKey]:
-    """Parse a JWKS document into usable keys by ``kid``.
-
-    Raises:
-        _FetchError: the body is not a JWKS or holds no key usable with ``allowed``.
-    """
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise _FetchError("JWKS body is not valid JSON") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise _FetchError("JWKS body has no 'keys' array")
-    keys: dict[str, TrustedKey] = {}
-    ambiguous: set[str] = set()
-    for entry in document["keys"]:
-        parsed = _parse_key(entry, allowed)
-        if parsed is None:
-            continue
-        if parsed.kid in keys:
-            # Two keys under one kid: trusting either would let the JWKS order decide.
-            ambiguous.add(parsed.kid)
-        keys[parsed.kid] = parsed
-    for kid in ambiguous:
-        del keys[kid]
-    if not keys:
-        raise _FetchError("JWKS holds no usable signing key")
-    return keys
 
 
 class JWKSCache:
@@ -281,7 +177,7 @@ class JWKSCache:
         self.fetch_count += 1
         try:
             keys = await asyncio.wait_for(self._download(), self._timeout)
-        except (_FetchError, asyncio.TimeoutError) as exc:
+        except (JWKSFetchError, asyncio.TimeoutError) as exc:
             self.last_error = str(exc) or "JWKS fetch timed out"
             helped = False
             logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
@@ -309,14 +205,14 @@ class JWKSCache:
                 follow_redirects=False,
             ) as response:
                 if response.status_code != 200:
-                    raise _FetchError(f"JWKS answered HTTP {response.status_code}")
+                    raise JWKSFetchError(f"JWKS answered HTTP {response.status_code}")
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_JWKS_BYTES:
-                        raise _FetchError("JWKS body is too large")
+                        raise JWKSFetchError("JWKS body is too large")
         except httpx.HTTPError as exc:
-            raise _FetchError(f"JWKS request failed: {type(exc).__name__}") from exc
+            raise JWKSFetchError(f"JWKS request failed: {type(exc).__name__}") from exc
         return parse_jwks(bytes(body), self._allowed)
 
     def _client(self) -> httpx.AsyncClient:

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from logto_guard import AuthInfo, GuardConfig
 from logto_guard._cli import _verdict, main
 from logto_guard._inspect import duration, inspect_token, show
-from logto_guard._jwks import parse_jwks
+from logto_guard._jwk import parse_jwks
 from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 

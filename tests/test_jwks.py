@@ -12,7 +12,7 @@ import pytest
 
 from logto_guard import JWKSCache, KeysUnavailableError, UnknownKeyError
 from logto_guard._config import SUPPORTED_ALGORITHMS
-from logto_guard._jwks import parse_jwks
+from logto_guard._jwk import parse_jwks
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
