@@ -34,7 +34,9 @@ def serve(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
     """Serve ``app`` with uvicorn on loopback in a thread; yields its base URL."""
     sock = sock or bind_free_port()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
