@@ -28,8 +28,9 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query
 from fastapi.routing import APIRoute
 
-from demo_api.app import ProductOut, create_app
+from demo_api.app import create_app
 from demo_api.settings import Settings
+from demo_api.store import Product
 from logto_guard import AuthInfo, LogtoGuard
 
 from ._common import jwks_http_client
@@ -37,10 +38,10 @@ from ._common import jwks_http_client
 CONFIG_ENV = "BENCH_E2E_CONFIG"
 
 
-def _guarded_list_handler(app: FastAPI) -> Callable[..., list[ProductOut]]:
+def _guarded_list_handler(app: FastAPI) -> Callable[..., list[Product]]:
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path == "/products" and route.methods == {"GET"}:
-            handler: Callable[..., list[ProductOut]] = route.endpoint
+            handler: Callable[..., list[Product]] = route.endpoint
             return handler
     raise RuntimeError("the demo app has no GET /products route")
 
@@ -87,7 +88,7 @@ def create() -> FastAPI:
     def open_products(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    ) -> list[ProductOut]:
+    ) -> list[Product]:
         return list_products(auth=anonymous, limit=limit, offset=offset)
 
     @app.get("/bench/stats", tags=["bench"])

@@ -47,23 +47,6 @@ class ProductPatch(BaseModel):
     description: Description | None = None
 
 
-class ProductOut(BaseModel):
-    """A stored product with who created and last changed it."""
-
-    id: int
-    name: str
-    price: float
-    description: str
-    created_by: str
-    created_at: float
-    updated_by: str
-    updated_at: float
-
-
-def _out(product: Product) -> ProductOut:
-    return ProductOut(**vars(product))
-
-
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's default echoes the input back, which fails to serialise NaN or infinity
     # (a 500); where and why is all a client needs.
@@ -151,40 +134,36 @@ def create_app(settings: Settings, *, guard: LogtoGuard | None = None) -> FastAP
         auth: AuthInfo = read,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    ) -> list[ProductOut]:
-        return [_out(p) for p in store.list(limit=limit, offset=offset)]
+    ) -> list[Product]:
+        return store.list(limit=limit, offset=offset)
 
     @app.get("/products/{product_id}", tags=["products"])
-    def get_product(product_id: ProductId, auth: AuthInfo = read) -> ProductOut:
+    def get_product(product_id: ProductId, auth: AuthInfo = read) -> Product:
         product = store.get(product_id)
         if product is None:
             raise missing
-        return _out(product)
+        return product
 
     @app.post("/products", status_code=status.HTTP_201_CREATED, tags=["products"])
-    def create_product(body: ProductIn, auth: AuthInfo = write) -> ProductOut:
-        return _out(store.create(**body.model_dump(), app_id=_app_id(auth)))
+    def create_product(body: ProductIn, auth: AuthInfo = write) -> Product:
+        return store.create(**body.model_dump(), app_id=_app_id(auth))
 
     @app.put("/products/{product_id}", tags=["products"])
-    def replace_product(
-        product_id: ProductId, body: ProductIn, auth: AuthInfo = write
-    ) -> ProductOut:
+    def replace_product(product_id: ProductId, body: ProductIn, auth: AuthInfo = write) -> Product:
         product = store.update(product_id, body.model_dump(), app_id=_app_id(auth))
         if product is None:
             raise missing
-        return _out(product)
+        return product
 
     @app.patch("/products/{product_id}", tags=["products"])
-    def patch_product(
-        product_id: ProductId, body: ProductPatch, auth: AuthInfo = write
-    ) -> ProductOut:
+    def patch_product(product_id: ProductId, body: ProductPatch, auth: AuthInfo = write) -> Product:
         changes = body.model_dump(exclude_unset=True)
         if any(value is None for value in changes.values()):
             raise HTTPException(422, "fields cannot be null")
         product = store.update(product_id, changes, app_id=_app_id(auth))
         if product is None:
             raise missing
-        return _out(product)
+        return product
 
     @app.delete("/products/{product_id}", status_code=204, tags=["products"])
     def delete_product(product_id: ProductId, auth: AuthInfo = write) -> Response:

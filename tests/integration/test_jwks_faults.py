@@ -109,6 +109,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def assert_accepted(client: httpx.AsyncClient, token: str) -> None:
+    """One request that must succeed (it also puts the JWKS in the cache)."""
+    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+
+
 async def test_down_at_startup_gives_503_then_recovers_without_restart(
     jwks: tuple[JwksServer, str], api: tuple[httpx.AsyncClient, LogtoGuard], clock: FakeClock
 ) -> None:
@@ -122,7 +127,7 @@ async def test_down_at_startup_gives_503_then_recovers_without_restart(
     assert retry_after >= 1
     server.mode = "ok"
     clock.advance(retry_after)
-    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+    await assert_accepted(client, token)
 
 
 @pytest.mark.parametrize(
@@ -137,11 +142,11 @@ async def test_failed_refresh_keeps_last_good_keys(
     server, _ = jwks
     client, guard = api
     token = server.logto.token(scopes=["read:products"], ttl=7200)
-    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+    await assert_accepted(client, token)
     server.mode = mode
     clock.advance(601)  # past max age: refreshes now fail, the cached keys keep serving
     for _ in range(3):
-        assert (await client.get("/products", headers=bearer(token))).status_code == 200
+        await assert_accepted(client, token)
         await guard.jwks.wait_idle()
         clock.advance(60)
     assert guard.jwks.last_error is not None
@@ -155,13 +160,11 @@ async def test_stale_keys_serve_for_a_bounded_period_only(
     server, _ = jwks
     client, guard = api
     clock_start = clock.now
-    assert (
-        await client.get("/products", headers=bearer(server.logto.token(scopes=["read:products"])))
-    ).status_code == 200
+    await assert_accepted(client, server.logto.token(scopes=["read:products"]))
     server.mode = "500"
     clock.now = clock_start + 600 + 3600 - 5  # just inside jwks_stale_if_error
     fresh = server.logto.token(scopes=["read:products"])
-    assert (await client.get("/products", headers=bearer(fresh))).status_code == 200
+    await assert_accepted(client, fresh)
     await guard.jwks.wait_idle()
     clock.advance(10)  # beyond it: no keys may be trusted any more
     late = server.logto.token(scopes=["read:products"])
@@ -174,12 +177,12 @@ async def test_slow_jwks_bounds_the_request_and_does_not_delay_cached_keys(
     server, _ = jwks
     client, guard = api
     token = server.logto.token(scopes=["read:products"], ttl=7200)
-    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+    await assert_accepted(client, token)
     server.mode, server.delay = "slow", 30.0
     clock.advance(601)
     started = time.monotonic()
     # Cached key: answered while the background refresh hangs on the slow server.
-    assert (await client.get("/products", headers=bearer(token))).status_code == 200
+    await assert_accepted(client, token)
     cached_elapsed = time.monotonic() - started
     new_kid = server.logto.rotate()
     fresh = server.logto.token(scopes=["read:products"], kid=new_kid)
@@ -198,9 +201,7 @@ async def test_random_kid_flood_causes_at_most_one_fetch_per_cooldown(
 ) -> None:
     server, _ = jwks
     client, _guard = api
-    assert (
-        await client.get("/products", headers=bearer(server.logto.token(scopes=["read:products"])))
-    ).status_code == 200
+    await assert_accepted(client, server.logto.token(scopes=["read:products"]))
     clock.advance(31)
     before = server.requests
     for _ in range(1000):
@@ -216,9 +217,7 @@ async def test_hundred_concurrent_requests_after_rotation_cause_one_fetch(
 ) -> None:
     server, _ = jwks
     client, _guard = api
-    assert (
-        await client.get("/products", headers=bearer(server.logto.token(scopes=["read:products"])))
-    ).status_code == 200
+    await assert_accepted(client, server.logto.token(scopes=["read:products"]))
     clock.advance(5)
     server.logto.rotate()
     token = server.logto.token(scopes=["read:products"])
