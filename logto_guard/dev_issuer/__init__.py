@@ -5,7 +5,9 @@ It serves ``/oidc/.well-known/openid-configuration``, ``/oidc/jwks`` and ``/oidc
 ``scope``, ``organization_id``) with Logto's token shape and error bodies, signs ES384 by
 default (RSA and other curves on request), rotates keys, and keeps its keys and apps in a
 state directory so a restart keeps issued tokens valid. Dev-only ``/__dev__/rotate``,
-``/__dev__/stage`` and ``/__dev__/sign`` endpoints exist only here, never in Logto.
+``/__dev__/stage`` and ``/__dev__/sign`` endpoints exist only here, never in Logto;
+``GET /api/applications`` stands in for the Management API (``MANAGEMENT_API``, scope
+``all``) and is guarded by logto_guard itself.
 
 Run it with ``python -m logto_guard.dev_issuer``, or in-process::
 
@@ -20,6 +22,7 @@ Run it with ``python -m logto_guard.dev_issuer``, or in-process::
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._config import apply_config, build_app, load_config, open_issuer
 from logto_guard.dev_issuer._errors import DevIssuerError, OAuthError, StateError
+from logto_guard.dev_issuer._management import MANAGEMENT_API
 from logto_guard.dev_issuer._model import (
     DEFAULT_TTL,
     SUPPORTED_ALGS,
@@ -40,6 +43,7 @@ __all__ = [
     "DEFAULT_ISSUER",
     "DEFAULT_RSA_BITS",
     "DEFAULT_TTL",
+    "MANAGEMENT_API",
     "SUPPORTED_ALGS",
     "App",
     "DevIssuerError",

@@ -10,6 +10,9 @@ integration tests rotate keys and sign arbitrary tokens (expired, foreign audien
   ``{"token": "..."}``; ``header`` adds or overrides header fields other than ``alg``
   (``{"typ": null}`` removes ``typ``), ``key`` picks the current (default), previous or
   next key.
+
+``GET /api/applications`` is a tiny Management-API stand-in guarded by logto_guard (see
+:mod:`logto_guard.dev_issuer._management`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from logto_guard.dev_issuer._errors import OAuthError
+from logto_guard.dev_issuer._management import applications_endpoint
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import parse_body, token_response
@@ -111,7 +115,7 @@ def create_app(state: IssuerState) -> Starlette:
             return _dev_error(f"cannot sign: {exc}")
         return JSONResponse({"token": signed})
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
             Route(f"{base}/jwks", jwks, methods=["GET"]),
@@ -121,6 +125,9 @@ def create_app(state: IssuerState) -> Starlette:
             Route("/__dev__/sign", dev_sign, methods=["POST"]),
         ]
     )
+    # Added after construction: the guard behind it fetches the JWKS from this very app.
+    app.add_route("/api/applications", applications_endpoint(state, app), methods=["GET"])
+    return app
 
 
 def _jwks_response(state: IssuerState, request: Request) -> Response:
