@@ -13,6 +13,7 @@ from ._bearer import parse_authorization
 from ._config import ORGANIZATION_AUDIENCE, ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from ._errors import (
     AuthError,
+    ConfigurationError,
     InsufficientScopeError,
     InvalidRequestError,
     OrganizationMismatchError,
@@ -68,6 +69,15 @@ class Authenticator:
     def organization_tokens(self) -> bool:
         """True when the audience is ``urn:logto:organization:<id>`` of each request."""
         return self.config.audience == ORGANIZATION_AUDIENCE
+
+    def check_organization_source(self, source: object | None) -> None:
+        """Refuse, at construction, organization tokens without a way to name the org.
+
+        Raises:
+            ConfigurationError: the audience is ORGANIZATION_AUDIENCE and ``source`` is None.
+        """
+        if self.organization_tokens and source is None:
+            raise ConfigurationError("organization tokens need organization= to name the org")
 
     async def authenticate(
         self,

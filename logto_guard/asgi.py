@@ -74,6 +74,7 @@ class LogtoAuthMiddleware:
         self.organization = organization
         self.optional = optional
         self.authenticator = authenticator or Authenticator(**options)
+        self.authenticator.check_organization_source(organization)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"} or scope["path"] in self.public_paths:

@@ -29,7 +29,7 @@ from fastapi.security.base import SecurityBase
 
 from ._bearer import error_body, error_headers
 from ._core import Authenticator
-from ._errors import AuthError, ConfigurationError, CredentialsMissingError
+from ._errors import AuthError, CredentialsMissingError
 from ._models import AuthInfo
 from ._relay import add_token_relay
 
@@ -107,8 +107,7 @@ class LogtoGuard(SecurityBase):
             parameter = organization
             organization = lambda request: request.path_params.get(parameter)  # noqa: E731
         self.organization = organization
-        if self.authenticator.organization_tokens and organization is None:
-            raise ConfigurationError("organization tokens need organization= to name the org")
+        self.authenticator.check_organization_source(organization)
         self.auto_error = auto_error
         self.scheme_name = scheme_name or type(self).__name__
         self.model = OAuth2(
@@ -124,7 +123,7 @@ class LogtoGuard(SecurityBase):
         """Authenticate ``request`` and require ``security_scopes``; raise on failure."""
         try:
             organization_id = self.organization(request) if self.organization else None
-            return await self.authenticator.authenticate(
+            return await self.authenticate(
                 request.headers.getlist("authorization"),
                 security_scopes.scopes,
                 organization_id=organization_id,
@@ -137,14 +136,21 @@ class LogtoGuard(SecurityBase):
             raise self.make_http_error(exc) from None
 
     async def authenticate(
-        self, authorization: Sequence[str], required_scopes: Sequence[str] = ()
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        *,
+        organization_id: str | None = None,
     ) -> AuthInfo:
-        """Validate raw ``Authorization`` header values and check ``required_scopes``.
+        """Validate raw ``Authorization`` header values and check ``required_scopes``
+        (and ``organization_id``, as :meth:`Authenticator.authenticate` does).
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
         """
-        return await self.authenticator.authenticate(authorization, required_scopes)
+        return await self.authenticator.authenticate(
+            authorization, required_scopes, organization_id=organization_id
+        )
 
     def make_http_error(self, exc: AuthError) -> HTTPException:
         """Turn ``exc`` into the HTTP exception FastAPI answers with (override to customise)."""

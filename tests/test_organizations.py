@@ -10,7 +10,14 @@ import httpx
 import pytest
 from fastapi import FastAPI, Security
 
-from logto_guard import ORGANIZATION_AUDIENCE, AuthInfo, ConfigurationError, LogtoGuard
+from logto_guard import (
+    ORGANIZATION_AUDIENCE,
+    AuthInfo,
+    ConfigurationError,
+    LogtoGuard,
+    OrganizationMismatchError,
+)
+from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 
@@ -119,6 +126,10 @@ async def test_organization_level_api_resource_token_for_other_or_no_org_is_refu
 def test_organization_audience_requires_an_organization_source() -> None:
     with pytest.raises(ConfigurationError, match="organization"):
         LogtoGuard(endpoint="https://t.logto.app", audience=ORGANIZATION_AUDIENCE)
+    with pytest.raises(ConfigurationError, match="organization"):
+        LogtoAuthMiddleware(
+            FastAPI(), endpoint="https://t.logto.app", audience=ORGANIZATION_AUDIENCE
+        )
 
 
 async def test_dev_issuer_tokens_of_both_kinds_pass_the_guard(tmp_path: Path) -> None:
@@ -171,3 +182,19 @@ async def test_dev_issuer_tokens_of_both_kinds_pass_the_guard(tmp_path: Path) ->
         wrong = await client.get("/orgs/org2/products", headers=bearer(resource_token))
         assert wrong.status_code == 403
     await issuer.aclose()
+
+
+async def test_guard_authenticate_checks_the_organization_it_is_given(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    guard = LogtoGuard(
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        organization="org_id",
+        http_client=logto.http_client(),
+        clock=clock,
+    )
+    header = [f"Bearer {logto.token(organization_id='org1')}"]
+    assert (await guard.authenticate(header, organization_id="org1")).organization_id == "org1"
+    with pytest.raises(OrganizationMismatchError):
+        await guard.authenticate(header, organization_id="org2")
