@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks: a key-holding issuer, token minting, statistics.
 
-Keys and tokens are made with :mod:`logto_guard._keys` (the same code the test fake and the
+Keys and tokens are made with :mod:`logto_guard.testing` (the same code the test fake and the
 dev issuer use), so the tokens have Logto's shape: ``alg``/``typ``/``kid`` header and the
 M2M claims (``jti``, ``sub``, ``iat``, ``exp``, ``client_id``, ``iss``, ``aud``, ``scope``).
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from logto_guard._keys import (
+from logto_guard.testing import (
     PrivateKey,
     generate_private_key,
     load_private_pem,

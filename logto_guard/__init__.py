@@ -5,8 +5,14 @@ the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 67
 See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
-from ._config import DEFAULT_ALGORITHMS, ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig
-from ._core import Authenticator
+from ._authenticator import Authenticator, Readiness, Stats
+from ._config import (
+    DEFAULT_ALGORITHMS,
+    ORGANIZATION_AUDIENCE,
+    ORGANIZATION_AUDIENCE_PREFIX,
+    SUPPORTED_ALGORITHMS,
+    GuardConfig,
+)
 from ._errors import (
     AlgorithmError,
     AuthError,
@@ -26,9 +32,10 @@ from ._errors import (
     OrganizationMismatchError,
     UnknownKeyError,
 )
-from ._jwk import TrustedKey
-from ._jwks import JWKSCache
-from ._models import AuthInfo
+from ._identity import AuthInfo
+from ._jwks_cache import JWKSCache
+from ._rfc6750 import Refusal
+from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
 from .fastapi import LogtoGuard
 
@@ -37,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ALGORITHMS",
     "ORGANIZATION_AUDIENCE",
+    "ORGANIZATION_AUDIENCE_PREFIX",
     "SUPPORTED_ALGORITHMS",
     "AlgorithmError",
     "AuthError",
@@ -59,6 +67,9 @@ __all__ = [
     "LogtoGuardError",
     "MalformedTokenError",
     "OrganizationMismatchError",
+    "Readiness",
+    "Refusal",
+    "Stats",
     "TokenValidator",
     "TrustedKey",
     "UnknownKeyError",

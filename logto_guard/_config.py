@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from ._errors import ConfigurationError
 
@@ -36,7 +39,7 @@ DEFAULT_JWKS_TIMEOUT = 5.0
 DEFAULT_JWKS_MAX_AGE = 600.0
 DEFAULT_JWKS_MIN_COOLDOWN = 1.0
 DEFAULT_JWKS_COOLDOWN = 30.0
-DEFAULT_JWKS_STALE_IF_ERROR = 86400.0
+DEFAULT_JWKS_STALE_IF_ERROR = 3600.0
 DEFAULT_TOKEN_CACHE_SIZE = 4096
 
 #: Logto's audience for organization-scoped tokens of *all* organizations: never an API's.
@@ -48,15 +51,70 @@ ORGANIZATION_AUDIENCE_PREFIX = "urn:logto:organization:"
 _HEADER_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
 
-def _url(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigurationError(f"{name} must be a non-empty URL string")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {value!r}")
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"{name} must not have a query or fragment, got {value!r}")
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(
+    name: str,
+    value: object,
+    *,
+    allow_insecure_http: bool = False,
+    error: type[ConfigurationError] = ConfigurationError,
+) -> str:
+    """``value`` if it is an absolute https URL (or http to loopback), else raise ``error``.
+
+    Plain ``http://`` to any other host is refused unless ``allow_insecure_http``: the app
+    secret (token requests) or the keys (JWKS) would travel without integrity.
+    """
+    if not isinstance(value, str):
+        raise error(f"{name} must be an absolute http(s) URL string")
+    try:  # httpx.InvalidURL is no httpx.HTTPError: catch it here, not on each request
+        parts = urlsplit(value)
+        httpx.URL(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except (TypeError, ValueError, AttributeError, httpx.InvalidURL):  # .port may raise
+        ok = False
+    if not ok:
+        shown = "a URL with credentials" if "@" in value else repr(value)
+        raise error(f"{name} must be an absolute http(s) URL, got {shown}")
+    if parts.username is not None or parts.query or parts.fragment:
+        # Not echoed: the URL may hold a password.
+        raise error(f"{name} must not carry credentials, a query or a fragment")
+    host = parts.hostname or ""
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(host):
+        raise error(
+            f"{name} uses plain http:// for {host!r}, which is not loopback: tokens, secrets "
+            "or keys would travel without integrity. Use https://, or pass "
+            "allow_insecure_http=True for a private network (e.g. a self-hosted Logto at "
+            "http://logto:3001 in docker compose)"
+        )
     return value
+
+
+def check_endpoint(
+    value: object,
+    *,
+    allow_insecure_http: bool = False,
+    error: type[ConfigurationError] = ConfigurationError,
+) -> str:
+    """The Logto endpoint without a trailing slash; refuses the ``.../oidc`` issuer form."""
+    endpoint = check_url("endpoint", value, allow_insecure_http=allow_insecure_http, error=error)
+    endpoint = endpoint.rstrip("/")
+    if endpoint.endswith("/oidc"):
+        raise error(
+            f"endpoint is the Logto endpoint without /oidc: write "
+            f"{endpoint[: -len('/oidc')]!r}, not {endpoint!r} (the issuer "
+            f"{endpoint!r} and the JWKS {endpoint + '/jwks'!r} are derived from it)"
+        )
+    return endpoint
 
 
 def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
@@ -72,7 +130,7 @@ class GuardConfig:
     """Everything the guard needs to know about the tenant and the API it protects.
 
     Args:
-        endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
+        endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app`` (without ``/oidc``).
         audience: the API resource indicator tokens must be issued for, or
             :data:`ORGANIZATION_AUDIENCE` for organization tokens (``aud`` is then
             ``urn:logto:organization:<id>`` of the organization named by the request).
@@ -83,6 +141,10 @@ class GuardConfig:
         leeway: seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
         require_typ: the header ``typ`` required (RFC 9068), or ``None`` to skip the check.
         realm: the ``realm`` of ``WWW-Authenticate``; defaults to the audience.
+        match_trailing_slash: accept ``aud`` with or without a trailing ``/`` (MCP clients
+            and Logto's API resource settings disagree on ``https://mcp.example.com/``).
+        allow_insecure_http: allow ``http://`` URLs to hosts other than loopback (a
+            private network only: keys would travel without integrity).
         max_token_size: longer bearer tokens are refused before any parsing.
         jwks_timeout: total seconds one JWKS fetch may take.
         jwks_max_age: seconds a fetched key set is used before it is refreshed.
@@ -99,11 +161,13 @@ class GuardConfig:
     endpoint: str
     audience: str
     issuer: str | tuple[str, ...] | None = None
-    jwks_uri: str | None = None
+    jwks_uri: str = ""  # "" = <endpoint>/oidc/jwks
     algorithms: Collection[str] = DEFAULT_ALGORITHMS
     leeway: float = DEFAULT_LEEWAY
     require_typ: str | None = DEFAULT_TYP
-    realm: str | None = None
+    realm: str = ""  # "" = the audience
+    match_trailing_slash: bool = False
+    allow_insecure_http: bool = False
     max_token_size: int = DEFAULT_MAX_TOKEN_SIZE
     jwks_timeout: float = DEFAULT_JWKS_TIMEOUT
     jwks_max_age: float = DEFAULT_JWKS_MAX_AGE
@@ -112,23 +176,36 @@ class GuardConfig:
     jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     issuers: tuple[str, ...] = field(init=False)
+    audiences: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
-        endpoint = _url("endpoint", self.endpoint).rstrip("/")
+        for name in ("match_trailing_slash", "allow_insecure_http"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{name} must be True or False")
+        insecure = self.allow_insecure_http
+        endpoint = check_endpoint(self.endpoint, allow_insecure_http=insecure)
         set_(self, "endpoint", endpoint)
         if not isinstance(self.audience, str) or not _HEADER_SAFE.fullmatch(self.audience):
             raise ConfigurationError("audience must be a non-empty printable ASCII string")
         if self.audience == FORBIDDEN_AUDIENCE:
             raise ConfigurationError(f"{FORBIDDEN_AUDIENCE!r} is not an API audience")
+        audiences = {self.audience}
+        if self.match_trailing_slash and self.audience != ORGANIZATION_AUDIENCE:
+            bare = self.audience.rstrip("/")
+            audiences |= {bare, bare + "/"}
+        set_(self, "audiences", frozenset(audiences))
         raw_issuers = self.issuer if self.issuer is not None else f"{endpoint}/oidc"
         if isinstance(raw_issuers, str):
             raw_issuers = (raw_issuers,)
-        issuers = tuple(_url("issuer", value) for value in raw_issuers)
+        issuers = tuple(
+            check_url("issuer", value, allow_insecure_http=insecure) for value in raw_issuers
+        )
         if not issuers:
             raise ConfigurationError("issuer must name at least one issuer")
         set_(self, "issuers", issuers)
-        set_(self, "jwks_uri", _url("jwks_uri", self.jwks_uri or f"{endpoint}/oidc/jwks"))
+        jwks_uri = self.jwks_uri or f"{endpoint}/oidc/jwks"
+        set_(self, "jwks_uri", check_url("jwks_uri", jwks_uri, allow_insecure_http=insecure))
         algorithms = frozenset(self.algorithms) if not isinstance(self.algorithms, str) else None
         if not algorithms:
             raise ConfigurationError("algorithms must be a non-empty collection of names")
@@ -147,7 +224,7 @@ class GuardConfig:
             not isinstance(self.require_typ, str) or not self.require_typ
         ):
             raise ConfigurationError("require_typ must be a non-empty string or None")
-        realm = self.realm if self.realm is not None else self.audience
+        realm = self.realm or self.audience
         if not isinstance(realm, str) or not _HEADER_SAFE.fullmatch(realm):
             raise ConfigurationError("realm must be printable ASCII without quotes or backslashes")
         set_(self, "realm", realm)
@@ -171,6 +248,11 @@ class GuardConfig:
     def token_endpoint(self) -> str:
         """``<endpoint>/oidc/token``: where M2M apps get tokens (shown in OpenAPI)."""
         return f"{self.endpoint}/oidc/token"
+
+    @property
+    def organization_tokens(self) -> bool:
+        """True when the audience is ``urn:logto:organization:<id>`` of each request."""
+        return self.audience == ORGANIZATION_AUDIENCE
 
     @classmethod
     def from_options(cls, **options: Any) -> GuardConfig:

@@ -16,7 +16,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from ._core import Authenticator
+from ._authenticator import Authenticator
 
 MAX_FORM_BYTES = 16 * 1024
 _FORWARDED_HEADERS = ("content-type", "cache-control", "pragma", "www-authenticate")

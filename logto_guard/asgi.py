@@ -21,13 +21,11 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from typing import Any
 
-from ._bearer import error_body, error_headers
-from ._core import Authenticator
-from ._errors import AuthError, CredentialsMissingError
+from ._authenticator import Authenticator
+from ._rfc6750 import Refusal
 
 __all__ = ["LogtoAuthMiddleware"]
 
@@ -85,36 +83,33 @@ class LogtoAuthMiddleware:
             for name, value in scope.get("headers", [])
             if name.lower() == b"authorization"
         ]
-        try:
-            scope["auth"] = await self.authenticator.authenticate(
-                values,
-                self.required_scopes,
-                organization_id=self.organization(scope) if self.organization else None,
-            )
-        except CredentialsMissingError as exc:
-            if not self.optional:
-                await self._refuse(exc, scope, send)
-                return
-            scope["auth"] = None
-        except AuthError as exc:
-            await self._refuse(exc, scope, send)
+        result = await self.authenticator.check(
+            values,
+            self.required_scopes,
+            organization_id=self.organization(scope) if self.organization else None,
+            optional=self.optional,
+        )
+        if isinstance(result, Refusal):
+            await _refuse(result, scope, send)
             return
+        scope["auth"] = result
         await self.app(scope, receive, send)
-
-    async def _refuse(self, exc: AuthError, scope: Scope, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
-            return
-        body = json.dumps(error_body(exc)).encode("utf-8")
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        for name, value in error_headers(exc, self.authenticator.realm).items():
-            headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-        await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client (call on application shutdown)."""
         await self.authenticator.aclose()
+
+
+async def _refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        return
+    body = refusal.body_bytes()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    for name, value in refusal.headers.items():
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

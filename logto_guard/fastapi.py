@@ -17,7 +17,7 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -27,31 +27,32 @@ from fastapi.responses import JSONResponse
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
-from ._bearer import error_body, error_headers
-from ._core import Authenticator
-from ._errors import AuthError, CredentialsMissingError
-from ._models import AuthInfo
+from ._authenticator import Authenticator
+from ._identity import AuthInfo
 from ._relay import add_token_relay
+from ._rfc6750 import Refusal
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
 
 
 class GuardHTTPException(HTTPException):
-    """The HTTP form of an :class:`AuthError`; ``auth_error`` keeps the evidence."""
+    """The HTTP form of a :class:`Refusal`; ``auth_error`` keeps the evidence."""
 
-    def __init__(self, auth_error: AuthError, realm: str) -> None:
-        self.auth_error = auth_error
+    def __init__(self, refusal: Refusal) -> None:
+        self.refusal = refusal
+        self.auth_error = refusal.error
         super().__init__(
-            status_code=auth_error.status_code,
-            detail=auth_error.description,
-            headers=error_headers(auth_error, realm),
+            status_code=refusal.status_code,
+            detail=refusal.error.description,
+            headers=dict(refusal.headers),
         )
 
 
 async def guard_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     """Answer a :class:`GuardHTTPException` with the RFC 6750 JSON body and headers."""
     assert isinstance(exc, GuardHTTPException)
-    return JSONResponse(error_body(exc.auth_error), exc.status_code, headers=exc.headers)
+    refusal = exc.refusal
+    return JSONResponse(dict(refusal.body), refusal.status_code, headers=dict(refusal.headers))
 
 
 class LogtoGuard(SecurityBase):
@@ -100,9 +101,7 @@ class LogtoGuard(SecurityBase):
         self.authenticator = Authenticator(
             endpoint=endpoint, audience=audience, http_client=http_client, clock=clock, **options
         )
-        self.config = config = self.authenticator.config
-        self.jwks = self.authenticator.jwks
-        self.validator = self.authenticator.validator
+        config = self.authenticator.config
         if isinstance(organization, str):
             parameter = organization
             organization = lambda request: request.path_params.get(parameter)  # noqa: E731
@@ -121,40 +120,32 @@ class LogtoGuard(SecurityBase):
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> AuthInfo:
         """Authenticate ``request`` and require ``security_scopes``; raise on failure."""
-        try:
-            organization_id = self.organization(request) if self.organization else None
-            return await self.authenticate(
-                request.headers.getlist("authorization"),
-                security_scopes.scopes,
-                organization_id=organization_id,
-            )
-        except CredentialsMissingError as exc:
-            if not self.auto_error:
-                return None  # type: ignore[return-value]  # documented opt-in
-            raise self.make_http_error(exc) from None
-        except AuthError as exc:
-            raise self.make_http_error(exc) from None
-
-    async def authenticate(
-        self,
-        authorization: Sequence[str],
-        required_scopes: Sequence[str] = (),
-        *,
-        organization_id: str | None = None,
-    ) -> AuthInfo:
-        """Validate raw ``Authorization`` header values and check ``required_scopes``
-        (and ``organization_id``, as :meth:`Authenticator.authenticate` does).
-
-        Raises:
-            AuthError: (a subclass of) the request is refused; see the error table.
-        """
-        return await self.authenticator.authenticate(
-            authorization, required_scopes, organization_id=organization_id
+        # Straight from the ASGI scope (names are lower-case there): Starlette's Headers
+        # object costs a microsecond the warm path does not need.
+        values = [v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"]
+        authenticator = self.authenticator
+        if self.organization is None:
+            if len(values) == 1:
+                info = authenticator.peek(values[0], security_scopes.scopes)
+                if info is not None:
+                    return info
+            organization_id = None
+        else:
+            organization_id = self.organization(request)
+        result = await authenticator.check(
+            values,
+            security_scopes.scopes,
+            organization_id=organization_id,
+            optional=not self.auto_error,
         )
+        if isinstance(result, Refusal):
+            raise self.make_http_error(result)
+        return result  # type: ignore[return-value]  # None only with auto_error=False
 
-    def make_http_error(self, exc: AuthError) -> HTTPException:
-        """Turn ``exc`` into the HTTP exception FastAPI answers with (override to customise)."""
-        return GuardHTTPException(exc, self.authenticator.realm)
+    def make_http_error(self, refusal: Refusal) -> HTTPException:
+        """Turn ``refusal`` into the HTTP exception FastAPI answers with (override to
+        customise; ``refusal.error`` is the :class:`AuthError` with its evidence)."""
+        return GuardHTTPException(refusal)
 
     def install(self, app: FastAPI) -> None:
         """Register the RFC 6750 error handler and complete the OpenAPI scope list on ``app``."""

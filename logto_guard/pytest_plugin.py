@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .testing import FakeClock, FakeLogto, _Guarded
+from .testing import FakeClock, FakeLogto, Guarded
 
 FakeLogtoFactory = Callable[..., FakeLogto]
 
@@ -31,7 +31,7 @@ def fake_logto() -> Iterator[FakeLogtoFactory]:
     """
     undo: list[Callable[[], None]] = []
 
-    def make(guard: _Guarded | None = None, **options: Any) -> FakeLogto:
+    def make(guard: Guarded | None = None, **options: Any) -> FakeLogto:
         if guard is None:
             return FakeLogto(**options)
         fake = FakeLogto.for_guard(guard, **options)

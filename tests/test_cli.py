@@ -16,19 +16,21 @@ import logging
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logto_guard import AuthInfo, GuardConfig
-from logto_guard._cli import _verdict, main
-from logto_guard._inspect import duration, inspect_token, show
-from logto_guard._jwk import parse_jwks
+from logto_guard import Authenticator, GuardConfig
+from logto_guard._cli import main
+from logto_guard._cli._inspect_command import verdict_of
+from logto_guard._cli._report import duration, inspect_token, show
+from logto_guard._trusted_keys import parse_jwks
 from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 
@@ -302,26 +304,31 @@ def test_unreachable_jwks_exits_2(logto: FakeLogto, clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "evidence"),
+    ("token", "evidence", "reason"),
     [
-        ("garbage", "expected 3 dot-separated segments, got 1"),
-        ("a.b.c.d", "expected 3 dot-separated segments, got 4"),
-        ("a.b.c", "header is not valid base64url JSON"),
-        ("eyJ=.e30.", "characters outside base64url"),
-        ("wörld.x.y", "characters outside base64url"),
-        (f"{b64([1])}.e30.", "header is not a JSON object"),
-        (f"{b64({'alg': 'ES384', 'kid': 'k', 'crit': ['x']})}.e30.", "unsupported critical"),
-        ("e30." * 2500 + "x", "token is too large"),
+        ("garbage", "expected 3 dot-separated segments, got 1", "malformed_token"),
+        ("a.b.c.d", "expected 3 dot-separated segments, got 4", "malformed_token"),
+        ("a.b.c", "header is not valid base64url JSON", "malformed_token"),
+        # Not a b64token at all: sent as a header, the guard answers 400 invalid_request.
+        ("eyJ=.e30.", "characters outside base64url", "invalid_request"),
+        ("wörld.x.y", "characters outside base64url", "invalid_request"),
+        (f"{b64([1])}.e30.", "header is not a JSON object", "malformed_token"),
+        (
+            f"{b64({'alg': 'ES384', 'kid': 'k', 'crit': ['x']})}.e30.",
+            "unsupported critical",
+            "malformed_token",
+        ),
+        ("e30." * 2500 + "x", "token is too large", "malformed_token"),
     ],
 )
 def test_garbage_gives_clean_fail_lines_and_exit_1(
-    logto: FakeLogto, clock: FakeClock, token: str, evidence: str
+    logto: FakeLogto, clock: FakeClock, token: str, evidence: str, reason: str
 ) -> None:
     run = inspect(logto, clock, token)
     assert run.status == 1
     assert run.line("structure").startswith("FAIL")
     assert evidence in run.line("structure")
-    assert run.verdict.startswith("verdict: INVALID: malformed_token:")
+    assert run.verdict.startswith(f"verdict: INVALID: {reason}:")
 
 
 def test_hostile_header_values_cannot_reach_the_terminal(
@@ -355,12 +362,14 @@ def test_astronomical_exp_is_a_clean_fail(logto: FakeLogto, clock: FakeClock) ->
     assert run.verdict.startswith("verdict: INVALID: ")
 
 
-def test_a_validator_crash_is_a_verdict_without_its_message() -> None:
-    async def broken(token: str) -> AuthInfo:
-        raise RuntimeError(f"boom {token}")
+def test_a_guard_crash_is_a_verdict_without_its_message() -> None:
+    class Broken(Authenticator):
+        async def check(self, authorization: Sequence[str], *args: Any, **kw: Any) -> Any:
+            raise RuntimeError(f"boom {authorization}")
 
-    verdict, status = asyncio.run(_verdict(broken, "tok", []))
-    assert (verdict, status) == ("INVALID: internal_error: the validator raised RuntimeError", 1)
+    broken = Broken(endpoint="https://tenant.logto.app", audience="https://shopping.api")
+    verdict, status = asyncio.run(verdict_of(broken, "tok", []))
+    assert (verdict, status) == ("INVALID: internal_error: the guard raised RuntimeError", 1)
 
 
 def test_deeply_nested_claims_are_shown_safely() -> None:

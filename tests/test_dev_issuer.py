@@ -17,7 +17,6 @@ import httpx
 import jwt
 import pytest
 
-from logto_guard._keys import thumbprint
 from logto_guard.dev_issuer import (
     App,
     IssuerState,
@@ -30,6 +29,7 @@ from logto_guard.dev_issuer import (
     open_issuer,
 )
 from logto_guard.dev_issuer.__main__ import describe, main, parse_args
+from logto_guard.testing import thumbprint
 
 BASE = "http://127.0.0.1:3001"
 ISSUER = f"{BASE}/oidc"

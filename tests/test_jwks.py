@@ -12,7 +12,7 @@ import pytest
 
 from logto_guard import JWKSCache, KeysUnavailableError, UnknownKeyError
 from logto_guard._config import SUPPORTED_ALGORITHMS
-from logto_guard._jwk import parse_jwks
+from logto_guard._trusted_keys import parse_jwks
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -252,7 +252,7 @@ async def test_two_keys_under_one_kid_are_both_distrusted(
 async def test_small_rsa_keys_are_refused(logto: FakeLogto, clock: FakeClock) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from logto_guard._keys import public_jwk
+    from logto_guard.testing import public_jwk
 
     weak = public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505 - the point
     logto.jwks_fault = lambda r: httpx.Response(200, json={"keys": [weak]})

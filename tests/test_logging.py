@@ -39,7 +39,9 @@ async def test_refusals_are_logged_with_a_reason_and_without_the_token(
     token = logto.token(**claims)
     caplog.set_level(logging.INFO, logger="logto_guard")
     with pytest.raises(AuthError):
-        await make_guard(logto, clock).authenticate([f"Bearer {token}"], ["read:products"])
+        await make_guard(logto, clock).authenticator.authenticate(
+            [f"Bearer {token}"], ["read:products"]
+        )
     (record,) = [r for r in caplog.records if r.name == "logto_guard"]
     assert record.levelno == logging.INFO
     assert f"reason={reason}" in record.getMessage()
@@ -53,7 +55,7 @@ async def test_jwks_failures_are_warnings(caplog: pytest.LogCaptureFixture) -> N
     logto.jwks_fault = lambda request: httpx.Response(502)
     caplog.set_level(logging.INFO, logger="logto_guard")
     with pytest.raises(AuthError):
-        await make_guard(logto, clock).authenticate([f"Bearer {logto.token()}"])
+        await make_guard(logto, clock).authenticator.authenticate([f"Bearer {logto.token()}"])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert [r.getMessage() for r in warnings] == [
         f"JWKS fetch from {logto.jwks_uri} failed: JWKS answered HTTP 502"

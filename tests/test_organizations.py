@@ -184,7 +184,7 @@ async def test_dev_issuer_tokens_of_both_kinds_pass_the_guard(tmp_path: Path) ->
     await issuer.aclose()
 
 
-async def test_guard_authenticate_checks_the_organization_it_is_given(
+async def test_authenticator_checks_the_organization_it_is_given(
     logto: FakeLogto, clock: FakeClock
 ) -> None:
     guard = LogtoGuard(
@@ -195,6 +195,8 @@ async def test_guard_authenticate_checks_the_organization_it_is_given(
         clock=clock,
     )
     header = [f"Bearer {logto.token(organization_id='org1')}"]
-    assert (await guard.authenticate(header, organization_id="org1")).organization_id == "org1"
+    assert (
+        await guard.authenticator.authenticate(header, organization_id="org1")
+    ).organization_id == "org1"
     with pytest.raises(OrganizationMismatchError):
-        await guard.authenticate(header, organization_id="org2")
+        await guard.authenticator.authenticate(header, organization_id="org2")

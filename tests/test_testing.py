@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
-from logto_guard import Authenticator, InvalidSignatureError, LogtoGuard
+from logto_guard import Authenticator, InvalidSignatureError, KeysUnavailableError, LogtoGuard
 from logto_guard.pytest_plugin import FakeLogtoFactory
 from logto_guard.testing import FakeClock, FakeLogto
 
@@ -24,7 +25,9 @@ async def test_fake_for_a_guard_mints_tokens_that_guard_accepts(
         "https://acme.logto.app/oidc",
         "https://api.acme.test",
     )
-    info = await protected.authenticate([logto.headers(scopes=["a"])["Authorization"]], ["a"])
+    info = await protected.authenticator.authenticate(
+        [logto.headers(scopes=["a"])["Authorization"]], ["a"]
+    )
     assert info.scopes == frozenset({"a"}) and info.is_m2m
 
 
@@ -34,15 +37,30 @@ async def test_tokens_of_an_untrusted_fake_are_refused(fake_logto: FakeLogtoFact
     stranger = FakeLogto.for_guard(protected)
     forged = stranger.token(headers={"kid": fake_logto(protected).signing_kid})
     with pytest.raises(InvalidSignatureError):
-        await protected.authenticate([f"Bearer {forged}"])
+        await protected.authenticator.authenticate([f"Bearer {forged}"])
 
 
-def test_trust_is_undone() -> None:
-    authenticator = Authenticator(endpoint="https://acme.logto.app", audience="https://a.test")
-    undo = FakeLogto.for_guard(authenticator).trust(authenticator)
-    assert authenticator.jwks._given_client is not None
+async def test_trust_is_undone() -> None:
+    """After undo, the guard asks its own JWKS again, not the fake's."""
+    asked: list[str] = []
+
+    def tenant(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(503)
+
+    authenticator = Authenticator(
+        endpoint="https://acme.logto.app",
+        audience="https://a.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(tenant)),
+    )
+    fake = FakeLogto.for_guard(authenticator)
+    undo = fake.trust(authenticator)
+    assert await authenticator.authenticate([f"Bearer {fake.token()}"])
+    assert asked == [] and fake.jwks_requests == 1
     undo()
-    assert authenticator.jwks._given_client is None
+    with pytest.raises(KeysUnavailableError):
+        await authenticator.authenticate([f"Bearer {fake.token()}"])
+    assert asked == ["https://acme.logto.app/oidc/jwks"]
 
 
 def test_fake_clock_moves_only_when_told(fake_clock: FakeClock) -> None:

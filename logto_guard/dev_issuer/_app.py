@@ -30,12 +30,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from logto_guard.dev_issuer._errors import OAuthError
-from logto_guard.dev_issuer._management import applications_endpoint
+from logto_guard.dev_issuer._management import ManagementStandIn
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import parse_body, token_response
+from logto_guard.testing import LOGTO_JWKS_CACHE_CONTROL
 
-JWKS_CACHE_CONTROL = "no-cache, max-age=0, must-revalidate"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -115,7 +115,9 @@ def create_app(state: IssuerState) -> Starlette:
             return _dev_error(f"cannot sign: {exc}")
         return JSONResponse({"token": signed})
 
+    management = ManagementStandIn(state)
     app = Starlette(
+        lifespan=management.lifespan,
         routes=[
             Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
             Route(f"{base}/jwks", jwks, methods=["GET"]),
@@ -123,17 +125,16 @@ def create_app(state: IssuerState) -> Starlette:
             Route("/__dev__/rotate", dev_rotate, methods=["POST"]),
             Route("/__dev__/stage", dev_stage, methods=["POST"]),
             Route("/__dev__/sign", dev_sign, methods=["POST"]),
-        ]
+            Route("/api/applications", management.applications, methods=["GET"]),
+        ],
     )
-    # Added after construction: the guard behind it fetches the JWKS from this very app.
-    app.add_route("/api/applications", applications_endpoint(state, app), methods=["GET"])
     return app
 
 
 def _jwks_response(state: IssuerState, request: Request) -> Response:
     content = json.dumps(state.jwks(), separators=(",", ":")).encode("utf-8")
     etag = 'W/"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-    headers = {"Cache-Control": JWKS_CACHE_CONTROL, "ETag": etag}
+    headers = {"Cache-Control": LOGTO_JWKS_CACHE_CONTROL, "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/jwk-set+json", headers=headers)

@@ -8,44 +8,59 @@ client can be exercised end to end against it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp
 
-from logto_guard._bearer import error_body, error_headers
-from logto_guard._core import Authenticator
-from logto_guard._errors import AuthError
+from logto_guard import Authenticator, Refusal
 from logto_guard.dev_issuer._state import IssuerState
 
 MANAGEMENT_API = "https://default.logto.app/api"
 MANAGEMENT_SCOPE = "all"
 
 
-def applications_endpoint(
-    state: IssuerState, app: ASGIApp
-) -> Callable[[Request], Awaitable[Response]]:
-    """The ``GET /api/applications`` handler; ``app`` is the issuer itself, which serves
-    the JWKS the guard verifies against (in process, no socket)."""
-    endpoint = state.issuer.rsplit("/oidc", 1)[0]
-    guard = Authenticator(
-        endpoint=endpoint,
-        audience=MANAGEMENT_API,
-        issuer=state.issuer,
-        jwks_uri=f"{state.issuer}/jwks",
-        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
-    )
+class ManagementStandIn:
+    """``GET /api/applications`` and the guard in front of it.
 
-    async def applications(request: Request) -> Response:
-        try:
-            await guard.authenticate(request.headers.getlist("authorization"), [MANAGEMENT_SCOPE])
-        except AuthError as exc:
-            headers = error_headers(exc, guard.realm)
-            return JSONResponse(error_body(exc), status_code=exc.status_code, headers=headers)
+    The guard reads the issuer's keys straight from ``state`` (an in-process transport,
+    no socket); :meth:`lifespan` closes its client when the issuer app stops.
+    """
+
+    def __init__(self, state: IssuerState) -> None:
+        self._state = state
+        self._guard = Authenticator(
+            endpoint=state.issuer.rsplit("/oidc", 1)[0],
+            audience=MANAGEMENT_API,
+            issuer=state.issuer,
+            jwks_uri=f"{state.issuer}/jwks",
+            http_client=httpx.AsyncClient(transport=httpx.MockTransport(self._jwks)),
+            allow_insecure_http=True,  # the issuer URL may name any dev host
+        )
+
+    def _jwks(self, request: httpx.Request) -> httpx.Response:
+        self._state.reload_if_changed()
+        return httpx.Response(200, content=json.dumps(self._state.jwks()).encode())
+
+    async def applications(self, request: Request) -> Response:
+        """List the registered apps (never their secrets) to a caller with scope ``all``."""
+        result = await self._guard.check(
+            request.headers.getlist("authorization"), [MANAGEMENT_SCOPE]
+        )
+        if isinstance(result, Refusal):
+            return JSONResponse(result.body, result.status_code, headers=dict(result.headers))
+        state = self._state
         state.reload_if_changed()
         apps = [{"id": a.app_id, "name": a.name, "type": "MachineToMachine"} for a in state.apps]
         return JSONResponse(apps)
 
-    return applications
+    @asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[None]:
+        """Starlette lifespan: close the guard's HTTP client on shutdown."""
+        try:
+            yield
+        finally:
+            await self._guard.aclose()

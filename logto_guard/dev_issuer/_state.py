@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from logto_guard._keys import generate_private_key, sign
 from logto_guard.dev_issuer._model import (
     DEFAULT_TTL,
     SUPPORTED_ALGS,
@@ -27,6 +25,7 @@ from logto_guard.dev_issuer._model import (
     sort_keys,
 )
 from logto_guard.dev_issuer._store import Snapshot, Stamp, file_stamp, read_state, write_state
+from logto_guard.testing import generate_private_key, logto_claims, sign
 
 DEFAULT_ISSUER = "http://127.0.0.1:3001/oidc"
 DEFAULT_ALG = "ES384"
@@ -264,23 +263,19 @@ class IssuerState:
             now: ``iat``; defaults to the clock.
             extra_claims: merged last; a ``None`` value removes that claim.
         """
-        app_id = app if isinstance(app, str) else app.app_id
         resource = self._resources.get(audience)
         if ttl is None:
             ttl = resource.access_token_ttl if resource else DEFAULT_TTL
-        iat = int(self.clock()) if now is None else now
-        claims: dict[str, Any] = {"jti": secrets.token_urlsafe(32), "sub": app_id, "iat": iat}
-        claims["exp"] = iat + ttl
-        if scopes is not None:
-            claims["scope"] = " ".join(scopes)
-        claims.update({"client_id": app_id, "iss": self.issuer, "aud": audience})
-        if organization_id is not None:
-            claims["organization_id"] = organization_id
-        for name, value in (extra_claims or {}).items():
-            if value is None:
-                claims.pop(name, None)
-            else:
-                claims[name] = value
+        claims = logto_claims(
+            app_id=app if isinstance(app, str) else app.app_id,
+            issuer=self.issuer,
+            audience=audience,
+            now=int(self.clock()) if now is None else now,
+            ttl=ttl,
+            scopes=scopes,
+            organization_id=organization_id,
+            overrides=extra_claims,
+        )
         return self.sign(claims)
 
     def reload_if_changed(self) -> bool:

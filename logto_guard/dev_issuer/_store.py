@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from logto_guard._keys import load_private_pem, private_pem
 from logto_guard.dev_issuer._errors import StateError
 from logto_guard.dev_issuer._model import (
     DEFAULT_TTL,
@@ -23,6 +22,7 @@ from logto_guard.dev_issuer._model import (
     make_resource,
     sort_keys,
 )
+from logto_guard.testing import load_private_pem, private_pem
 
 VERSION = 1
 Stamp = tuple[int, int, int]

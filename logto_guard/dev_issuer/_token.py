@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+from logto_guard import ORGANIZATION_AUDIENCE_PREFIX
 from logto_guard.dev_issuer._errors import OAuthError
 from logto_guard.dev_issuer._model import DEFAULT_TTL, App
 from logto_guard.dev_issuer._state import IssuerState
 
 Params = dict[str, list[str]]
 
-ORGANIZATION_AUDIENCE_PREFIX = "urn:logto:organization:"
 # RFC 6749 §3.3 scope = scope-token *( SP scope-token ); empty tokens from extra spaces are
 # tolerated like node-oidc-provider does.
 _SCOPE_CHARS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")

@@ -1,6 +1,7 @@
-"""Signing keys shaped like Logto's: generation, public JWKs with RFC 7638 kids, signing.
+"""Signing keys and tokens shaped like Logto's: keys, public JWKs with RFC 7638 kids,
+the claims of an M2M access token, compact JWS signing.
 
-Shared by the dev issuer and :mod:`logto_guard.testing`; the guard itself never signs.
+The issuer side, for tests, the dev issuer and the benchmarks; the guard itself never signs.
 """
 
 from __future__ import annotations
@@ -8,15 +9,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any, Literal
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from .._trusted_keys import EC_ALGORITHMS
+
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-KeyType = Literal["EC", "RSA"]
+
+#: The ``Cache-Control`` Logto sends with its JWKS (so caches must bring their own floor).
+LOGTO_JWKS_CACHE_CONTROL = "no-cache, max-age=0, must-revalidate"
 
 _CURVES: dict[str, ec.EllipticCurve] = {
     "ES256": ec.SECP256R1(),
@@ -24,7 +30,6 @@ _CURVES: dict[str, ec.EllipticCurve] = {
     "ES512": ec.SECP521R1(),
 }
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 
 
 def generate_private_key(alg: str = "ES384", *, rsa_bits: int = 2048) -> PrivateKey:
@@ -41,7 +46,7 @@ def generate_private_key(alg: str = "ES384", *, rsa_bits: int = 2048) -> Private
 def default_alg(key: PrivateKey) -> str:
     """The algorithm Logto signs with for this key: ES* by curve, RS256 for RSA."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return _EC_ALGS[_CURVE_NAMES[key.curve.name]]
+        return EC_ALGORITHMS[_CURVE_NAMES[key.curve.name]]
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS256"
     return "EdDSA"
@@ -78,7 +83,7 @@ def public_jwk(key: PrivateKey) -> dict[str, str]:
             "y": _int_b64(numbers.y, size),
         }
         jwk["kid"] = thumbprint(jwk)
-        jwk.update({"use": "sig", "alg": _EC_ALGS[crv]})
+        jwk.update({"use": "sig", "alg": EC_ALGORITHMS[crv]})
         return jwk
     if isinstance(key, rsa.RSAPrivateKey):
         rsa_numbers = key.public_key().public_numbers()
@@ -151,3 +156,46 @@ def load_private_pem(pem: str) -> PrivateKey:
     ):
         raise ValueError("unsupported private key type")
     return key
+
+
+def logto_claims(
+    *,
+    app_id: str,
+    issuer: str,
+    audience: str,
+    now: int,
+    ttl: int = 3600,
+    scopes: Iterable[str] | None = None,
+    organization_id: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The claims of a Logto M2M access token, in Logto's order.
+
+    Args:
+        app_id: ``sub`` and ``client_id`` (Logto's rule for M2M tokens).
+        now: ``iat``; ``exp`` is ``now + ttl``.
+        scopes: the ``scope`` claim, space-joined; ``None`` leaves it out (Logto leaves it
+            out of resource tokens that were granted nothing, and sends ``""`` in
+            organization tokens).
+        organization_id: adds an ``organization_id`` claim.
+        overrides: replace or add claims last; a ``None`` value removes that claim.
+    """
+    claims: dict[str, Any] = {
+        "jti": secrets.token_urlsafe(16),
+        "sub": app_id,
+        "iat": now,
+        "exp": now + ttl,
+        "client_id": app_id,
+        "iss": issuer,
+        "aud": audience,
+    }
+    if scopes is not None:
+        claims["scope"] = " ".join(scopes)
+    if organization_id is not None:
+        claims["organization_id"] = organization_id
+    for name, value in (overrides or {}).items():
+        if value is None:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims

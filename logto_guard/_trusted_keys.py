@@ -19,7 +19,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from ._signature import verify_signature
 
 MAX_JWKS_BYTES = 512 * 1024
-_EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+#: The one algorithm each EC curve signs with (RFC 7518 §3.4).
+EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 _MIN_RSA_BITS = 2048
@@ -39,14 +40,22 @@ class TrustedKey:
 
 
 class JWKSFetchError(Exception):
-    """A JWKS fetch that produced no usable key set (the message is safe to log)."""
+    """A JWKS fetch that produced no usable key set (the message is safe to log).
+
+    ``misconfiguration`` is True when the answer can only come from a wrong URL (a 404, an
+    HTML page, JSON that is no JWKS), not from an outage.
+    """
+
+    def __init__(self, message: str, *, misconfiguration: bool = False) -> None:
+        super().__init__(message)
+        self.misconfiguration = misconfiguration
 
 
 def _algorithms_for(jwk: Mapping[str, Any], allowed: Collection[str]) -> frozenset[str]:
     """What the key's type and curve imply, narrowed by its own ``alg`` and the allow-list."""
     kty = jwk.get("kty")
     if kty == "EC":
-        implied = {_EC_ALGS[jwk["crv"]]} if jwk.get("crv") in _EC_ALGS else set()
+        implied = {EC_ALGORITHMS[jwk["crv"]]} if jwk.get("crv") in EC_ALGORITHMS else set()
     elif kty == "RSA":
         implied = set(_RSA_ALGS)
     elif kty == "OKP" and jwk.get("crv") in _OKP_CURVES:
@@ -97,9 +106,9 @@ def parse_jwks(body: bytes, allowed: Collection[str]) -> dict[str, TrustedKey]:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
-        raise JWKSFetchError("JWKS body is not valid JSON") from exc
+        raise JWKSFetchError("JWKS body is not JSON", misconfiguration=True) from exc
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise JWKSFetchError("JWKS body has no 'keys' array")
+        raise JWKSFetchError("JWKS body has no 'keys' array", misconfiguration=True)
     keys: dict[str, TrustedKey] = {}
     ambiguous: set[str] = set()
     for entry in document["keys"]:

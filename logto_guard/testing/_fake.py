@@ -1,16 +1,4 @@
-"""Helpers for testing APIs protected by logto-guard, without a Logto tenant.
-
-:class:`FakeLogto` holds real signing keys, mints Logto-shaped access tokens and serves its
-JWKS through an ``httpx.MockTransport``; :class:`FakeClock` is a settable clock for the
-guard's ``clock=`` argument.
-
-Example::
-
-    logto = FakeLogto()
-    guard = LogtoGuard(endpoint=logto.endpoint, audience=logto.audience,
-                       http_client=logto.http_client())
-    token = logto.token(scopes=["read:products"])
-"""
+"""The fake tenant (:class:`FakeLogto`) and the fake clock (:class:`FakeClock`)."""
 
 from __future__ import annotations
 
@@ -18,30 +6,36 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Protocol
 
 import httpx
 
-from ._core import Authenticator
-from ._keys import (
+from .._authenticator import Authenticator
+from ._signing import (
+    LOGTO_JWKS_CACHE_CONTROL,
     PrivateKey,
     default_alg,
     generate_private_key,
+    logto_claims,
     public_jwk,
     sign,
     sign_compact,
 )
 
-if TYPE_CHECKING:
-    from .asgi import LogtoAuthMiddleware
-    from .fastapi import LogtoGuard
 
-__all__ = ["FakeClock", "FakeLogto"]
+class HasAuthenticator(Protocol):
+    """A front end built on an :class:`Authenticator` (``LogtoGuard``, the ASGI middleware,
+    the MCP verifier)."""
 
-_Guarded = Union["Authenticator", "LogtoGuard", "LogtoAuthMiddleware"]
+    @property
+    def authenticator(self) -> Authenticator: ...
 
 
-def _authenticator(guard: _Guarded) -> Authenticator:
+#: What :meth:`FakeLogto.for_guard` and :meth:`FakeLogto.trust` accept.
+Guarded = Authenticator | HasAuthenticator
+
+
+def _authenticator(guard: Guarded) -> Authenticator:
     return guard if isinstance(guard, Authenticator) else guard.authenticator
 
 
@@ -128,26 +122,16 @@ class FakeLogto:
     ) -> dict[str, Any]:
         """Claims of a Logto M2M access token; ``overrides`` replace or add claims
         (``None`` removes one)."""
-        now = int(self.clock())
-        claims: dict[str, Any] = {
-            "jti": secrets.token_urlsafe(16),
-            "sub": self.app_id,
-            "iat": now,
-            "exp": now + ttl,
-            "client_id": self.app_id,
-            "iss": self.issuer,
-            "aud": self.audience,
-        }
-        if scopes:
-            claims["scope"] = " ".join(scopes)
-        if organization_id is not None:
-            claims["organization_id"] = organization_id
-        for name, value in overrides.items():
-            if value is None:
-                claims.pop(name, None)
-            else:
-                claims[name] = value
-        return claims
+        return logto_claims(
+            app_id=self.app_id,
+            issuer=self.issuer,
+            audience=self.audience,
+            now=int(self.clock()),
+            ttl=ttl,
+            scopes=scopes or None,
+            organization_id=organization_id,
+            overrides=overrides,
+        )
 
     def token(
         self,
@@ -188,25 +172,16 @@ class FakeLogto:
         return {"Authorization": f"Bearer {self.token(scopes=scopes, **claims)}"}
 
     @classmethod
-    def for_guard(cls, guard: _Guarded, **options: Any) -> FakeLogto:
+    def for_guard(cls, guard: Guarded, **options: Any) -> FakeLogto:
         """A fake whose endpoint, issuer and audience are those ``guard`` expects."""
         config = _authenticator(guard).config
         fake = cls(endpoint=config.endpoint, audience=config.audience, **options)
         fake.issuer = config.issuers[0]
         return fake
 
-    def trust(self, guard: _Guarded) -> Callable[[], None]:
+    def trust(self, guard: Guarded) -> Callable[[], None]:
         """Make ``guard`` fetch its keys from this fake; returns a function undoing it."""
-        authenticator = _authenticator(guard)
-        previous = authenticator.jwks._given_client
-        authenticator.jwks.use_http_client(self.http_client())
-        authenticator.validator.clear_cache()
-
-        def undo() -> None:
-            authenticator.jwks.use_http_client(previous)
-            authenticator.validator.clear_cache()
-
-        return undo
+        return _authenticator(guard).trust_keys_from(self.http_client())
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer a request for the JWKS URI (the MockTransport handler)."""
@@ -220,7 +195,7 @@ class FakeLogto:
             content=json.dumps(self.jwks()).encode(),
             headers={
                 "Content-Type": "application/jwk-set+json",
-                "Cache-Control": "no-cache, max-age=0, must-revalidate",
+                "Cache-Control": LOGTO_JWKS_CACHE_CONTROL,
             },
         )
 

@@ -1,31 +1,4 @@
-"""Get, cache and use Logto machine-to-machine access tokens (OAuth 2.0 client credentials).
-
-The request is the one in Logto's M2M guide: ``POST <endpoint>/oidc/token`` with
-``Authorization: Basic base64(app_id:app_secret)`` and a form body
-``grant_type=client_credentials&resource=...&scope=...``. Tokens are cached per
-(resource, scopes, organization) and refreshed shortly before they expire; concurrent
-callers share one token request. :meth:`LogtoM2MClient.auth` plugs them into httpx.
-
-Errors (both are :class:`logto_guard.LogtoGuardError`)::
-
-    ClientConfigurationError   ValueError: a bad endpoint or credentials, at construction
-    TokenRequestError          the token endpoint said no (.error, .code, .status_code),
-                               answered garbage (invalid_response) or was unreachable
-                               (network_error)
-
-Example, for the Logto Management API (resource ``<endpoint>/api``, scope ``all``) and for
-an API of your own::
-
-    from logto_guard.client import LogtoM2MClient
-
-    async with LogtoM2MClient(
-        endpoint="https://my-tenant.logto.app", app_id=APP_ID, app_secret=APP_SECRET
-    ) as m2m:
-        auth = m2m.auth(resource="https://my-tenant.logto.app/api", scopes=["all"])
-        async with httpx.AsyncClient(auth=auth) as api:
-            apps = await api.get("https://my-tenant.logto.app/api/applications")
-        token = await m2m.get_token(resource="https://shopping.api", scopes=["read:products"])
-"""
+"""The M2M client: :class:`LogtoM2MClient` and its ``httpx.Auth``."""
 
 from __future__ import annotations
 
@@ -34,15 +7,13 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from types import TracebackType
-from urllib.parse import urlsplit
 
 import httpx
 
-from ._client_cache import AccessToken, TokenCache
-from ._client_wire import TokenEndpoint, TokenRequestError
-from ._errors import ConfigurationError
-
-__all__ = ["AccessToken", "ClientConfigurationError", "LogtoM2MClient", "TokenRequestError"]
+from .._config import check_endpoint, check_url
+from .._errors import ConfigurationError
+from ._cache import AccessToken, TokenCache
+from ._wire import TokenEndpoint
 
 DEFAULT_REFRESH_MARGIN = 60.0
 DEFAULT_TIMEOUT = 10.0
@@ -67,6 +38,8 @@ class LogtoM2MClient:
         refresh_margin: refresh a cached token this many seconds before it expires (at most
             half its lifetime, so short-lived tokens are still reused).
         timeout: timeout of each token request, in seconds.
+        allow_insecure_http: allow ``http://`` to hosts other than loopback (the App
+            Secret then travels in clear: a private network only).
 
     Raises:
         ClientConfigurationError: an argument is unusable.
@@ -84,12 +57,17 @@ class LogtoM2MClient:
         clock: Callable[[], float] = time.time,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         timeout: float = DEFAULT_TIMEOUT,
+        allow_insecure_http: bool = False,
     ) -> None:
-        _check_url("endpoint", endpoint)
-        if endpoint.rstrip("/").endswith("/oidc"):
-            raise ClientConfigurationError(f"endpoint must not end with /oidc: {endpoint!r}")
+        error = ClientConfigurationError
+        endpoint = check_endpoint(endpoint, allow_insecure_http=allow_insecure_http, error=error)
         if token_endpoint is not None:
-            _check_url("token_endpoint", token_endpoint)
+            check_url(
+                "token_endpoint",
+                token_endpoint,
+                allow_insecure_http=allow_insecure_http,
+                error=error,
+            )
         for name, value in (("app_id", app_id), ("app_secret", app_secret)):
             if not isinstance(value, str) or not value:
                 raise ClientConfigurationError(f"{name} must be a non-empty string")
@@ -97,7 +75,7 @@ class LogtoM2MClient:
             raise ClientConfigurationError("refresh_margin must be a finite number >= 0")
         if not math.isfinite(timeout) or timeout <= 0:
             raise ClientConfigurationError("timeout must be a finite number > 0")
-        self.endpoint = endpoint.rstrip("/")
+        self.endpoint = endpoint
         self.app_id = app_id
         self.token_endpoint = token_endpoint or f"{self.endpoint}/oidc/token"
         self._wire = TokenEndpoint(
@@ -290,17 +268,3 @@ def _key(resource: str | None, scopes: Iterable[str], organization_id: str | Non
     # Scopes travel space-joined, so "a b" and ["a", "b"] are the same request.
     parts = [scopes] if isinstance(scopes, str) else scopes
     return resource, frozenset(s for part in parts for s in part.split()), organization_id
-
-
-def _check_url(name: str, url: str) -> None:
-    try:  # httpx.InvalidURL is no httpx.HTTPError: catch it here, not on each request
-        parts = urlsplit(url)
-        httpx.URL(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except (TypeError, ValueError, AttributeError, httpx.InvalidURL):  # .port may raise
-        ok = False
-    if not ok:
-        shown = "a URL with credentials" if "@" in str(url) else repr(url)
-        raise ClientConfigurationError(f"{name} must be an absolute http(s) URL, got {shown}")
-    if parts.username is not None or parts.query or parts.fragment:
-        raise ClientConfigurationError(f"{name} must not carry credentials, query or fragment")

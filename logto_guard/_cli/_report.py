@@ -3,8 +3,9 @@
 :func:`inspect_token` replays the validator's checks one by one (structure, ``kid``,
 ``alg``, signature, ``typ``, ``iss``, ``aud``, ``exp``, ``nbf``, ``iat``, ``sub``, scopes)
 and keeps going after a failure, so one run shows everything that is wrong. It is a
-report, not a verdict: the command asks :class:`~logto_guard.TokenValidator` for that.
-Parsing reuses the validator's own helpers, so both read a token the same way.
+report, not a verdict: the command asks the guard's own :class:`~logto_guard.Authenticator`
+for that. Parsing uses the validator's reading (:mod:`logto_guard._jws`), so both read a
+token the same way.
 
 Every value taken from the token is shown through :func:`show`, which escapes control
 characters and shortens long values: a hostile token cannot drive the terminal.
@@ -12,27 +13,25 @@ characters and shortens long values: a hostile token cannot drive the terminal.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-import jwt
-
-from ._config import GuardConfig
-from ._errors import InvalidClaimError, MalformedTokenError
-from ._jwk import TrustedKey
-from ._validator import (
-    _COMPACT_JWS,
-    _MAX_KID_LENGTH,
-    _decode_json_object,
-    _normalise_typ,
-    _optional_str,
-    _timestamp,
+from .._config import GuardConfig
+from .._errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
+from .._jws import (
+    COMPACT_JWS,
+    decode_json_object,
+    decode_signature,
+    has_critical_extension,
+    normalise_typ,
+    optional_str,
+    timestamp,
+    valid_kid,
 )
+from .._trusted_keys import TrustedKey
 
 Status = Literal["PASS", "FAIL", "SKIP", "INFO"]
 _SHOW_LIMIT = 120
@@ -105,18 +104,18 @@ def _split(
     if len(segments) != 3:
         detail = f"expected 3 dot-separated segments, got {len(segments)}"
         return Check("structure", "FAIL", detail), None, None
-    if not _COMPACT_JWS.fullmatch(token):
+    if not COMPACT_JWS.fullmatch(token):
         detail = "3 segments, but with characters outside base64url (padding, spaces?)"
         return Check("structure", "FAIL", detail), None, None
     try:
-        header = _decode_json_object(segments[0], "header")
+        header = decode_json_object(segments[0], "header")
     except MalformedTokenError as exc:
         return Check("structure", "FAIL", exc.description), None, None
     shown = f"header {show(header, 200)}"
-    if "crit" in header or "b64" in header:
+    if has_critical_extension(header):
         return Check("structure", "FAIL", f"unsupported critical header; {shown}"), header, None
     try:
-        payload = _decode_json_object(segments[1], "payload")
+        payload = decode_json_object(segments[1], "payload")
     except MalformedTokenError as exc:
         return Check("structure", "FAIL", f"{exc.description}; {shown}"), header, None
     passed = Check("structure", "PASS", f"3 segments, JSON header and payload; {shown}")
@@ -130,15 +129,15 @@ def _key_checks(
     checks: list[Check] = []
     kid, alg = header.get("kid"), header.get("alg")
     key: TrustedKey | None = None
-    if not isinstance(kid, str) or not 0 < len(kid) <= _MAX_KID_LENGTH:
+    if not valid_kid(kid):
         checks.append(Check("kid", "FAIL", f"kid header is missing or not a string: {show(kid)}"))
-    elif kid in keys:
+    elif isinstance(kid, str) and kid in keys:
         key = keys[kid]
         checks.append(
             Check("kid", "PASS", f"{show(kid)} found in the JWKS ({plural(len(keys), 'key')})")
         )
     else:
-        published = ", ".join(sorted(keys)) or "none"
+        published = ", ".join(show(k) for k in sorted(keys)) or "none"
         checks.append(Check("kid", "FAIL", f"{show(kid)} not in the JWKS (published: {published})"))
     allowed = ", ".join(sorted(config.algorithms))
     if not isinstance(alg, str):
@@ -149,7 +148,8 @@ def _key_checks(
         checks.append(Check("alg", "SKIP", f"{alg} is on the allow-list; no key to match it"))
     elif alg not in key.algorithms:
         fits = ", ".join(sorted(key.algorithms))
-        checks.append(Check("alg", "FAIL", f"{alg} does not fit key {key.kid} (it allows {fits})"))
+        detail = f"{alg} does not fit key {show(key.kid)} (it allows {fits})"
+        checks.append(Check("alg", "FAIL", detail))
     else:
         checks.append(Check("alg", "PASS", f"{alg} (allowed by key and allow-list)"))
     if key is None or checks[-1].status != "PASS":
@@ -157,15 +157,17 @@ def _key_checks(
         return checks, False
     assert isinstance(alg, str)
     signing_input, _, signature_b64 = token.rpartition(".")
+    shown = f"key {show(key.kid)} ({alg})"
     try:
-        signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
-        valid = key.verify(alg, signing_input.encode("ascii"), signature)
-    except (binascii.Error, jwt.PyJWTError, ValueError):
-        valid = False
+        signature = decode_signature(signature_b64)
+    except InvalidSignatureError:
+        checks.append(Check("signature", "FAIL", "not canonical base64url; not checked"))
+        return checks, False
+    valid = key.verify(alg, signing_input.encode("ascii"), signature)
     if valid:
-        checks.append(Check("signature", "PASS", f"verified with key {key.kid} ({alg})"))
+        checks.append(Check("signature", "PASS", f"verified with {shown}"))
     else:
-        checks.append(Check("signature", "FAIL", f"does not verify with key {key.kid} ({alg})"))
+        checks.append(Check("signature", "FAIL", f"does not verify with {shown}"))
     return checks, valid
 
 
@@ -174,7 +176,7 @@ def _typ_check(header: Mapping[str, Any], config: GuardConfig) -> Check:
     got = "(none)" if typ is None else show(typ)
     if config.require_typ is None:
         return Check("typ", "SKIP", f"not required; got {got}")
-    ok = isinstance(typ, str) and _normalise_typ(typ) == _normalise_typ(config.require_typ)
+    ok = isinstance(typ, str) and normalise_typ(typ) == normalise_typ(config.require_typ)
     return Check("typ", "PASS" if ok else "FAIL", f"expected {config.require_typ}, got {got}")
 
 
@@ -183,7 +185,7 @@ def _time_checks(claims: dict[str, Any], config: GuardConfig, now: float) -> lis
     leeway = config.leeway
     for name in ("exp", "nbf", "iat"):
         try:
-            value = _timestamp(claims, name, required=name == "exp")
+            value = timestamp(claims, name, required=name == "exp")
         except InvalidClaimError as exc:
             checks.append(Check(name, "FAIL", f"{exc.description}: {show(claims.get(name))}"))
             continue
@@ -221,7 +223,7 @@ def _claim_checks(
     checks.append(Check("iss", "PASS" if ok else "FAIL", f"expected {expected}, got {show(iss)}"))
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
-    ok = isinstance(audiences, list) and config.audience in audiences
+    ok = isinstance(audiences, list) and any(a in config.audiences for a in audiences)
     detail = f"expected {config.audience}, got {show(aud)}"
     checks.append(Check("aud", "PASS" if ok else "FAIL", detail))
     checks.extend(_time_checks(claims, config, now))
@@ -240,7 +242,7 @@ def _claim_checks(
 
 def _scope_check(claims: dict[str, Any], required_scopes: Iterable[str]) -> Check:
     try:
-        scope = _optional_str(claims, "scope")
+        scope = optional_str(claims, "scope")
     except InvalidClaimError as exc:
         return Check("scope", "FAIL", f"{exc.description}: {show(claims.get('scope'))}")
     granted = scope.split() if scope else []
@@ -273,7 +275,7 @@ def inspect_token(
     Args:
         token: the compact JWS, as sent in ``Authorization: Bearer``.
         config: what the token must satisfy (issuers, audience, leeway, typ, algorithms).
-        keys: the trusted JWKS by ``kid`` (:attr:`JWKSCache.keys`).
+        keys: the trusted JWKS by ``kid`` (:attr:`Authenticator.keys`).
         now: the current time, in seconds since the epoch.
         required_scopes: scopes the caller needs (all of them).
     """

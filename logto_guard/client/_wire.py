@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import httpx
 
-from ._client_cache import AccessToken
-from ._errors import LogtoGuardError
+from .._errors import LogtoGuardError
+from ._cache import AccessToken
 
 
 class TokenRequestError(LogtoGuardError):

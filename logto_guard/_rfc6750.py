@@ -1,13 +1,16 @@
-"""RFC 6750 on the wire: reading ``Authorization`` and writing error answers.
+"""RFC 6750 on the wire: reading ``Authorization`` and writing refusals.
 
-Shared by the FastAPI security scheme and the plain ASGI middleware so that both answer
-exactly alike.
+:func:`refusal` is the one place where an :class:`AuthError` becomes a status, headers and
+a JSON body; every front end (FastAPI, ASGI, MCP, the dev issuer's stand-in) sends what it
+returns, so all of them answer exactly alike.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ._errors import (
@@ -45,15 +48,50 @@ def parse_authorization(values: Sequence[str]) -> str:
     return credentials
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How to answer a refused request: status, headers and JSON body of one AuthError.
+
+    Attributes:
+        error: the refusal's cause, with its evidence.
+        status_code: 400, 401, 403 or 503.
+        headers: ``WWW-Authenticate`` (RFC 6750 §3), or ``Retry-After`` for a 503.
+        body: ``{"detail": ...}``, plus ``"error"`` when RFC 6750 gives a code.
+    """
+
+    error: AuthError
+    status_code: int
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+    def body_bytes(self) -> bytes:
+        """The body as compact UTF-8 JSON."""
+        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+
+
+def refusal(exc: AuthError, realm: str, *, resource_metadata: str | None = None) -> Refusal:
+    """The answer to ``exc``; ``resource_metadata`` is the RFC 9728 metadata URL, if any."""
+    return Refusal(
+        error=exc,
+        status_code=exc.status_code,
+        headers=error_headers(exc, realm, resource_metadata=resource_metadata),
+        body=error_body(exc),
+    )
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def error_headers(exc: AuthError, realm: str) -> dict[str, str]:
+def error_headers(
+    exc: AuthError, realm: str, *, resource_metadata: str | None = None
+) -> dict[str, str]:
     """Response headers for ``exc``: ``WWW-Authenticate`` (RFC 6750 §3), or ``Retry-After``."""
     if isinstance(exc, KeysUnavailableError):
         return {"Retry-After": str(exc.retry_after)}
     params = [f"realm={_quote(realm)}"]
+    if resource_metadata is not None:  # RFC 9728 §5.1
+        params.append(f"resource_metadata={_quote(resource_metadata)}")
     if exc.error is not None:
         params.append(f"error={_quote(exc.error)}")
         params.append(f"error_description={_quote(exc.description)}")

@@ -25,9 +25,15 @@ from collections.abc import Callable, Collection, Mapping
 
 import httpx
 
-from ._config import DEFAULT_JWKS_TIMEOUT
+from ._config import (
+    DEFAULT_JWKS_COOLDOWN,
+    DEFAULT_JWKS_MAX_AGE,
+    DEFAULT_JWKS_MIN_COOLDOWN,
+    DEFAULT_JWKS_STALE_IF_ERROR,
+    DEFAULT_JWKS_TIMEOUT,
+)
 from ._errors import KeysUnavailableError, UnknownKeyError
-from ._jwk import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
+from ._trusted_keys import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
 
 logger = logging.getLogger("logto_guard")
 
@@ -51,10 +57,10 @@ class JWKSCache:
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         timeout: float = DEFAULT_JWKS_TIMEOUT,
-        max_age: float = 600.0,
-        min_cooldown: float = 1.0,
-        max_cooldown: float = 30.0,
-        stale_if_error: float = 86400.0,
+        max_age: float = DEFAULT_JWKS_MAX_AGE,
+        min_cooldown: float = DEFAULT_JWKS_MIN_COOLDOWN,
+        max_cooldown: float = DEFAULT_JWKS_COOLDOWN,
+        stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR,
     ) -> None:
         self.jwks_uri = jwks_uri
         self._allowed = frozenset(algorithms)
@@ -73,28 +79,28 @@ class JWKSCache:
         self._cooldown = min_cooldown
         self._last_miss_fetch_at = -math.inf
         self._inflight: asyncio.Task[None] | None = None
-        self.fetch_count = 0
         self.last_error: str | None = None
+        self.last_error_is_misconfiguration = False
 
     @property
     def keys(self) -> Mapping[str, TrustedKey]:
         """The current key set by ``kid`` (empty before the first successful fetch)."""
         return dict(self._keys or {})
 
-    def use_http_client(self, http_client: httpx.AsyncClient | None) -> None:
-        """Fetch with ``http_client`` from now on and forget the current keys (for tests)."""
-        self._given_client = http_client
-        self._keys = None
-        self._fetched_at = self._next_fetch_at = self._last_miss_fetch_at = -math.inf
-        self._cooldown = self._min_cooldown
-        self._inflight = None
+    @property
+    def fetched_at(self) -> float | None:
+        """When the key set in use was fetched (seconds since the epoch), if ever."""
+        return None if self._keys is None else self._fetched_at
 
-    def fresh_key(self, kid: str) -> TrustedKey | None:
-        """The key for ``kid`` if the key set needs no refresh; else None (use get_key)."""
+    def usable(self) -> bool:
+        """True while a key set is held and not past ``max_age + stale_if_error``."""
+        limit = self._fetched_at + self._max_age + self._stale_if_error
+        return self._keys is not None and self._clock() < limit
+
+    def has_fresh_key(self, kid: str) -> bool:
+        """True when ``kid`` is in a key set that needs no refresh (no I/O, no await)."""
         keys = self._keys
-        if keys is None or self._clock() >= self._fetched_at + self._max_age:
-            return None
-        return keys.get(kid)
+        return keys is not None and kid in keys and self._clock() < self._fetched_at + self._max_age
 
     async def get_key(self, kid: str) -> TrustedKey:
         """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.
@@ -174,17 +180,27 @@ class JWKSCache:
         await asyncio.shield(self._start_fetch(now, wanted))
 
     async def _run_fetch(self, started: float, wanted: str | None) -> None:
-        self.fetch_count += 1
         try:
             keys = await asyncio.wait_for(self._download(), self._timeout)
         except (JWKSFetchError, asyncio.TimeoutError) as exc:
+            misconfigured = isinstance(exc, JWKSFetchError) and exc.misconfiguration
             self.last_error = str(exc) or "JWKS fetch timed out"
+            self.last_error_is_misconfiguration = misconfigured
             helped = False
-            logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
+            if misconfigured:
+                logger.error(
+                    "JWKS at %s is misconfigured: %s. Check the endpoint (the Logto endpoint "
+                    "without /oidc, e.g. https://<tenant>.logto.app) or jwks_uri.",
+                    self.jwks_uri,
+                    self.last_error,
+                )
+            else:
+                logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
         else:
             self._keys = keys
             self._fetched_at = self._clock()
             self.last_error = None
+            self.last_error_is_misconfiguration = False
             helped = wanted is None or wanted in keys
         finally:
             self._inflight = None
@@ -204,8 +220,11 @@ class JWKSCache:
                 headers={"Accept": "application/jwk-set+json, application/json"},
                 follow_redirects=False,
             ) as response:
-                if response.status_code != 200:
-                    raise JWKSFetchError(f"JWKS answered HTTP {response.status_code}")
+                status = response.status_code
+                if status != 200:
+                    # 4xx and redirects cannot be an outage: the URL is wrong.
+                    wrong_url = 300 <= status < 500 and status not in (408, 429)
+                    raise JWKSFetchError(f"JWKS answered HTTP {status}", misconfiguration=wrong_url)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk

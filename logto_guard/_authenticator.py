@@ -1,0 +1,266 @@
+"""The framework-free guard: header values in, :class:`AuthInfo` or a :class:`Refusal` out.
+
+Every front end (FastAPI, ASGI, MCP, the dev issuer's Management API stand-in) calls
+:meth:`Authenticator.check` and sends the :class:`Refusal` it may return, so a decision
+(which status, which challenge, when missing credentials are fine) is made in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
+from ._errors import (
+    AuthError,
+    ConfigurationError,
+    CredentialsMissingError,
+    InsufficientScopeError,
+    InvalidRequestError,
+    OrganizationMismatchError,
+)
+from ._identity import AuthInfo
+from ._jwks_cache import JWKSCache
+from ._rfc6750 import Refusal, parse_authorization, refusal
+from ._trusted_keys import TrustedKey
+from ._validator import TokenValidator
+
+logger = logging.getLogger("logto_guard")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the guard can verify tokens right now (for readiness probes).
+
+    Attributes:
+        ready: a usable key set is held.
+        keys: how many usable signing keys it has.
+        key_set_age: seconds since it was fetched, ``None`` before the first fetch.
+        last_error: why the last JWKS fetch failed, ``None`` after a success.
+    """
+
+    ready: bool
+    keys: int
+    key_set_age: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters for benchmarks and dashboards.
+
+    Attributes:
+        verified_tokens: tokens that went through signature verification.
+        cached_tokens: verified tokens remembered right now.
+    """
+
+    verified_tokens: int
+    cached_tokens: int
+
+
+class Authenticator:
+    """Turns ``Authorization`` header values into :class:`AuthInfo`, or a refusal.
+
+    Args:
+        http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one); by
+            default one is created lazily and closed by :meth:`aclose`.
+        clock: seconds since the epoch (tests inject a fake clock).
+        **options: :class:`GuardConfig` options (``endpoint`` and ``audience`` required).
+
+    Raises:
+        ConfigurationError: an option is invalid.
+    """
+
+    def __init__(
+        self,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        self.config = GuardConfig.from_options(**options)
+        self.realm = self.config.realm
+        #: The RFC 9728 metadata URL named in challenges, set by a front end serving it.
+        self.resource_metadata: str | None = None
+        self._clock = clock
+        self._use_keys_from(http_client)
+
+    def _use_keys_from(self, http_client: httpx.AsyncClient | None) -> None:
+        config = self.config
+        self._jwks = JWKSCache(
+            config.jwks_uri,
+            algorithms=config.algorithms,
+            http_client=http_client,
+            clock=self._clock,
+            timeout=config.jwks_timeout,
+            max_age=config.jwks_max_age,
+            min_cooldown=config.jwks_min_cooldown,
+            max_cooldown=config.jwks_cooldown,
+            stale_if_error=config.jwks_stale_if_error,
+        )
+        self._validator = TokenValidator(config, self._jwks, clock=self._clock)
+
+    def check_organization_source(self, source: object | None) -> None:
+        """Refuse, at construction, organization tokens without a way to name the org.
+
+        Raises:
+            ConfigurationError: the audience is ORGANIZATION_AUDIENCE and ``source`` is None.
+        """
+        if self.config.organization_tokens and source is None:
+            raise ConfigurationError("organization tokens need organization= to name the org")
+
+    def peek(self, authorization: str, required_scopes: Sequence[str] = ()) -> AuthInfo | None:
+        """The warm path: the caller of an already verified token holding every scope,
+        without awaiting anything; ``None`` when :meth:`check` must decide.
+
+        Only for the configured audience (not organization tokens); ``authorization`` is the
+        single ``Authorization`` header value.
+        """
+        if authorization[:7] not in ("Bearer ", "bearer "):
+            return None
+        info = self._validator.peek(authorization[7:])
+        if info is None or not info.scopes.issuperset(required_scopes):
+            return None
+        return info
+
+    async def check(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        *,
+        organization_id: str | None = None,
+        optional: bool = False,
+    ) -> AuthInfo | Refusal | None:
+        """Authenticate and answer: the caller, ``None`` (``optional`` and no credentials),
+        or the :class:`Refusal` to send. The one refusal path of every front end.
+        """
+        try:
+            return await self.authenticate(
+                authorization, required_scopes, organization_id=organization_id
+            )
+        except CredentialsMissingError as exc:
+            return None if optional else self.refuse(exc)
+        except AuthError as exc:
+            return self.refuse(exc)
+
+    def refuse(self, exc: AuthError) -> Refusal:
+        """The status, headers and body that answer ``exc``."""
+        return refusal(exc, self.realm, resource_metadata=self.resource_metadata)
+
+    async def authenticate(
+        self,
+        authorization: Sequence[str],
+        required_scopes: Sequence[str] = (),
+        *,
+        organization_id: str | None = None,
+    ) -> AuthInfo:
+        """Validate raw ``Authorization`` header values and require ``required_scopes``.
+
+        Args:
+            organization_id: the organization the request is about. With
+                :data:`ORGANIZATION_AUDIENCE` the token's ``aud`` must name it; with an
+                API audience the token's ``organization_id`` claim must equal it.
+
+        Raises:
+            AuthError: (a subclass of) the request is refused; see the error table.
+        """
+        try:
+            token = parse_authorization(authorization)
+            audience = None
+            if self.config.organization_tokens:
+                if not organization_id:
+                    raise InvalidRequestError("organization not specified")
+                audience = ORGANIZATION_AUDIENCE_PREFIX + organization_id
+            info = await self._validator.validate(token, audience=audience)
+            if organization_id is not None and info.organization_id != organization_id:
+                raise OrganizationMismatchError(organization_id, info.organization_id)
+            if not info.scopes.issuperset(required_scopes):
+                raise InsufficientScopeError(required_scopes, info.scopes)
+        except AuthError as exc:
+            if logger.isEnabledFor(logging.INFO):
+                # The reason code and fixed description only: never the token itself.
+                logger.info("request refused: reason=%s (%s)", exc.reason, exc.description)
+            raise
+        return info
+
+    async def validate_token(self, token: str) -> AuthInfo:
+        """Validate a bare token (no ``Bearer``), for front ends handed the token alone.
+
+        Raises:
+            AuthError: (a subclass of) the token is refused.
+        """
+        return await self.authenticate([f"Bearer {token}"])
+
+    @property
+    def keys(self) -> dict[str, TrustedKey]:
+        """The trusted signing keys by ``kid`` (empty before the first fetch)."""
+        return dict(self._jwks.keys)
+
+    @property
+    def stats(self) -> Stats:
+        """Verification and cache counters."""
+        return Stats(self._validator.verifications, self._validator.cache_size)
+
+    def readiness(self) -> Readiness:
+        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
+        jwks = self._jwks
+        fetched_at = jwks.fetched_at
+        age = None if fetched_at is None else max(0.0, self._clock() - fetched_at)
+        return Readiness(jwks.usable(), len(jwks.keys), age, jwks.last_error)
+
+    async def refresh_keys(self) -> Readiness:
+        """Fetch the JWKS now (failures keep the current keys) and report readiness."""
+        await self._jwks.refresh()
+        return self.readiness()
+
+    async def startup_check(self) -> Readiness:
+        """Fetch the keys once at startup and stop a misconfigured service from starting.
+
+        A JWKS answer that can only be a configuration mistake (HTTP 404, an HTML page,
+        JSON that is no key set) raises; an issuer that is merely unreachable (refused,
+        timeout, 5xx) only logs a warning, so a brief Logto outage during a deploy does not
+        become a crash loop: the service starts and is not ready until keys arrive.
+
+        Raises:
+            ConfigurationError: the JWKS URL answered something that is no JWKS.
+        """
+        readiness = await self.refresh_keys()
+        if not readiness.ready and self._jwks.last_error_is_misconfiguration:
+            raise ConfigurationError(
+                f"the JWKS at {self.config.jwks_uri} is not a Logto JWKS "
+                f"({readiness.last_error}): check endpoint= (the Logto endpoint without "
+                "/oidc, e.g. https://<tenant>.logto.app) and jwks_uri="
+            )
+        if not readiness.ready:
+            logger.warning(
+                "starting without signing keys: %s unreachable (%s); requests get 503 until "
+                "the keys arrive",
+                self.config.jwks_uri,
+                readiness.last_error,
+            )
+        return readiness
+
+    def trust_keys_from(self, http_client: httpx.AsyncClient | None) -> Callable[[], None]:
+        """Fetch keys with ``http_client`` from now on, forgetting keys and verified tokens
+        (a testing hook: :mod:`logto_guard.testing` points a guard at a fake tenant).
+
+        Returns:
+            A function that restores the previous key source.
+        """
+        previous = self._jwks, self._validator
+        self._use_keys_from(http_client)
+
+        def restore() -> None:
+            self._jwks, self._validator = previous
+            self._validator.clear_cache()
+
+        return restore
+
+    async def aclose(self) -> None:
+        """Close the JWKS HTTP client this authenticator created."""
+        await self._jwks.aclose()
