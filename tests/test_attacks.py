@@ -41,10 +41,12 @@ than the configured JWKS URI is ever requested.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
@@ -67,6 +69,7 @@ from jwt.algorithms import ECAlgorithm, get_default_algorithms
 from demo_api.app import create_app
 from demo_api.settings import Settings
 from logto_guard import LogtoGuard
+from logto_guard._cli import main as cli_main
 from logto_guard.testing import FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -1399,3 +1402,54 @@ async def test_rejected_forgery_does_not_poison_the_verified_token_cache(
         for forged in forgeries:
             assert_answer(await send(app, "read", bearer(forged)), TOKEN, "read")
         assert_answer(await send(app, "read", bearer(token)), ACCEPT, "read")
+
+
+def _single_bearer(case: Case, world: World) -> str | None:
+    """The token of a case sending exactly ``Authorization: Bearer <token>``, else None."""
+    auth = case.auth(world)
+    if len(auth) != 1 or auth[0][0].lower() != "authorization" or isinstance(auth[0][1], bytes):
+        return None
+    scheme, _, token = auth[0][1].partition(" ")
+    # The CLI reads a token, not a header: spacing and scheme spelling are the header's.
+    if scheme != "Bearer" or not token or not token.isascii() or any(c.isspace() for c in token):
+        return None
+    return token
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.id) for case in CASES])
+async def test_inspect_gives_the_guards_verdict(case: Case, world: World, demo: Demo) -> None:
+    """`logto-guard inspect` says VALID exactly when the guard accepts, and otherwise the
+    very description the guard answers with."""
+    token = _single_bearer(case, world)
+    if token is None:
+        assert case.category in {"authz", "encoding", "struct"}, case.id  # header-level cases
+        return
+    logto = world.logto
+    async with RecordingTransport(world).client() as http_client:
+        guard = LogtoGuard(
+            endpoint=logto.endpoint, audience=logto.audience, http_client=http_client
+        )
+        demo.app.dependency_overrides[demo.guard] = guard
+        try:
+            response = await send(demo.app, case.route, case.auth(world))
+        finally:
+            demo.app.dependency_overrides.clear()
+    scope = "read:products" if case.route == "read" else "write:products"
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["inspect", "-", "--endpoint", logto.endpoint, "--audience", logto.audience]
+    async with RecordingTransport(world).client() as cli_client:
+        status = await asyncio.to_thread(
+            cli_main,
+            [*argv, "--scope", scope],
+            http_client=cli_client,
+            stdin=io.StringIO(token),
+            stdout=out,
+            stderr=err,
+            environ={},
+        )
+    verdict = out.getvalue().splitlines()[-1]
+    if response.status_code < 300:
+        assert (verdict, status) == ("verdict: VALID", 0)
+    else:
+        assert verdict.startswith("verdict: INVALID: ") and status == 1, verdict
+        assert f": {response.json()['detail']}" in verdict

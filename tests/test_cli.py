@@ -362,6 +362,25 @@ def test_astronomical_exp_is_a_clean_fail(logto: FakeLogto, clock: FakeClock) ->
     assert run.verdict.startswith("verdict: INVALID: ")
 
 
+def test_a_non_canonical_signature_fails_the_report_and_the_verdict(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """The same signature bytes spelled with unused trailing bits set: not one spelling."""
+    logto.rotate("ES256")  # 64-byte signatures end in 4 unused bits
+    token = logto.token()
+    head, _, signature = token.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    twin = f"{head}.{signature[:-1]}{alphabet[last | 1]}"
+    assert twin != token and base64.urlsafe_b64decode(
+        twin.rpartition(".")[2] + "=="
+    ) == base64.urlsafe_b64decode(signature + "==")
+    run = inspect(logto, clock, twin)
+    assert run.line("signature").startswith("FAIL  signature        not canonical base64url")
+    assert run.verdict == "verdict: INVALID: invalid_signature: signature verification failed"
+    assert run.status == 1
+
+
 def test_a_guard_crash_is_a_verdict_without_its_message() -> None:
     class Broken(Authenticator):
         async def check(self, authorization: Sequence[str], *args: Any, **kw: Any) -> Any:

@@ -79,3 +79,42 @@ def test_guard_reports_unknown_and_missing_options() -> None:
 def test_configuration_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         GuardConfig(**{**BASE, "algorithms": ["HS256"]})
+
+
+@pytest.mark.parametrize("endpoint", ["https://tenant.logto.app/oidc", "https://t.app/oidc/"])
+def test_the_issuer_pasted_as_endpoint_is_refused_with_the_fix(endpoint: str) -> None:
+    """Logto's Console shows the issuer with /oidc; the JWKS would become .../oidc/oidc/jwks."""
+    fixed = endpoint.rstrip("/").removesuffix("/oidc")
+    with pytest.raises(ConfigurationError, match="without /oidc") as caught:
+        LogtoGuard(endpoint=endpoint, audience="https://shopping.api")
+    assert f"write {fixed!r}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"endpoint": "http://logto:3001"},
+        {"endpoint": "http://10.0.0.5:3001"},
+        {"jwks_uri": "http://keys.example.com/jwks"},
+        {"issuer": "http://auth.example.com/oidc"},
+    ],
+)
+def test_plain_http_to_a_remote_host_needs_an_explicit_opt_in(option: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="allow_insecure_http=True"):
+        GuardConfig(**{**BASE, **option})
+    assert GuardConfig(**{**BASE, **option}, allow_insecure_http=True)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://127.0.0.1:3001", "http://localhost:3001", "http://[::1]:3001"]
+)
+def test_plain_http_to_loopback_is_fine(endpoint: str) -> None:
+    assert GuardConfig(**{**BASE, "endpoint": endpoint}).jwks_uri == f"{endpoint}/oidc/jwks"
+
+
+def test_trailing_slash_matching_is_off_by_default_and_explicit() -> None:
+    assert GuardConfig(**{**BASE, "audience": "https://mcp.example.com"}).audiences == {
+        "https://mcp.example.com"
+    }
+    both = GuardConfig(**BASE | {"audience": "https://mcp.example.com/"}, match_trailing_slash=True)
+    assert both.audiences == {"https://mcp.example.com", "https://mcp.example.com/"}

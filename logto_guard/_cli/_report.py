@@ -223,7 +223,9 @@ def _claim_checks(
     checks.append(Check("iss", "PASS" if ok else "FAIL", f"expected {expected}, got {show(iss)}"))
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
-    ok = isinstance(audiences, list) and any(a in config.audiences for a in audiences)
+    ok = isinstance(audiences, list) and any(
+        isinstance(a, str) and a in config.audiences for a in audiences
+    )
     detail = f"expected {config.audience}, got {show(aud)}"
     checks.append(Check("aud", "PASS" if ok else "FAIL", detail))
     checks.extend(_time_checks(claims, config, now))

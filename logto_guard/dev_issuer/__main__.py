@@ -17,6 +17,7 @@ from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._config import open_issuer
 from logto_guard.dev_issuer._errors import StateError
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
+from logto_guard.dev_issuer._serve import import_uvicorn
 from logto_guard.dev_issuer._state import DEFAULT_ALG, IssuerState
 
 
@@ -53,6 +54,9 @@ def describe(state: IssuerState) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
+    uvicorn = None if args.rotate else import_uvicorn("python -m logto_guard.dev_issuer")
+    if uvicorn is None and not args.rotate:
+        return 2
     issuer = args.issuer or f"http://{args.host}:{args.port}/oidc"
     try:
         state = open_issuer(args.state_dir, issuer=issuer, config=args.config, alg=args.alg)
@@ -64,9 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(describe(state), flush=True)
-
-    import uvicorn  # a dev dependency: only needed to serve
-
+    assert uvicorn is not None
     # uvicorn handles SIGINT itself; the suppress covers a Ctrl-C during start-up.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="info")

@@ -1,0 +1,84 @@
+"""Startup check and readiness: a configuration mistake stops the start, an outage does not."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from logto_guard import Authenticator, ConfigurationError
+from logto_guard.testing import FakeClock, FakeLogto
+
+pytestmark = pytest.mark.anyio
+
+
+def guard_answering(
+    handler: httpx.MockTransport | FakeLogto, clock: FakeClock | None = None
+) -> Authenticator:
+    client = (
+        handler.http_client()
+        if isinstance(handler, FakeLogto)
+        else httpx.AsyncClient(transport=handler)
+    )
+    return Authenticator(
+        endpoint="https://tenant.logto.app",
+        audience="https://shopping.api",
+        http_client=client,
+        **({"clock": clock} if clock else {}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "evidence"),
+    [
+        (httpx.Response(404, text="Not Found"), "HTTP 404"),
+        (httpx.Response(200, text="<html>Sign in</html>"), "not JSON"),
+        (httpx.Response(200, json={"issuer": "https://x/oidc"}), "no 'keys' array"),
+        (httpx.Response(301, headers={"Location": "https://x"}), "HTTP 301"),
+    ],
+)
+async def test_a_misconfigured_jwks_stops_the_start(
+    answer: httpx.Response, evidence: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = guard_answering(httpx.MockTransport(lambda request: answer))
+    with pytest.raises(ConfigurationError, match="without /oidc") as caught:
+        await guard.startup_check()
+    assert evidence in str(caught.value) and "https://tenant.logto.app/oidc/jwks" in str(
+        caught.value
+    )
+    (record,) = [r for r in caplog.records if r.name == "logto_guard"]
+    assert record.levelno == logging.ERROR and "misconfigured" in record.getMessage()
+
+
+@pytest.mark.parametrize(("status", "body"), [(503, ""), (500, "<html>oops</html>")])
+async def test_an_unreachable_issuer_only_warns_and_is_not_ready(
+    status: int, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = guard_answering(httpx.MockTransport(lambda r: httpx.Response(status, text=body)))
+    readiness = await guard.startup_check()
+    assert not readiness.ready and readiness.keys == 0 and readiness.key_set_age is None
+    assert readiness.last_error == f"JWKS answered HTTP {status}"
+    assert any("starting without signing keys" in r.getMessage() for r in caplog.records)
+
+
+async def test_connection_refused_only_warns() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    readiness = await guard_answering(httpx.MockTransport(refuse)).startup_check()
+    assert not readiness.ready and readiness.last_error == "JWKS request failed: ConnectError"
+
+
+async def test_readiness_follows_the_key_set(logto: FakeLogto, clock: FakeClock) -> None:
+    guard = guard_answering(logto, clock)
+    assert not guard.readiness().ready
+    ready = await guard.startup_check()
+    assert ready.ready and ready.keys == 1 and ready.key_set_age == 0 and ready.last_error is None
+    clock.advance(120)
+    assert guard.readiness().key_set_age == 120
+    logto.jwks_fault = lambda request: httpx.Response(503)
+    clock.advance(600 + 3600)  # max age plus stale-if-error, with every refresh failing
+    await guard.refresh_keys()
+    late = guard.readiness()
+    assert not late.ready and late.last_error == "JWKS answered HTTP 503"
