@@ -1,6 +1,7 @@
 """Run the benchmarks in sequence: ``python -m bench [--quick] [--only NAME ...]``.
 
-micro (validations/s), e2e (requests/s under uvicorn), memory (RSS by cache size); see
+micro (validations/s), overhead (the guard's warm path over a no-op
+scheme, in process), e2e (requests/s under uvicorn), memory (RSS by cache size); see
 each module's docstring for what it measures. ``--quick`` is a short smoke run.
 """
 
@@ -10,10 +11,11 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 
-from . import e2e, memory, micro
+from . import e2e, memory, micro, overhead
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "micro": micro.main,
+    "overhead": overhead.main,
     "e2e": e2e.main,
     "memory": memory.main,
 }

@@ -23,6 +23,7 @@ from logto_guard.testing import (
     PrivateKey,
     generate_private_key,
     load_private_pem,
+    logto_claims,
     private_pem,
     public_jwk,
     sign,
@@ -59,17 +60,14 @@ class Issuer:
 
     def claims(self, *, ttl: int = 3600) -> dict[str, Any]:
         """Claims of a Logto M2M access token for :data:`AUDIENCE`."""
-        now = int(time.time())
-        return {
-            "jti": secrets.token_urlsafe(16),
-            "sub": self.app_id,
-            "iat": now,
-            "exp": now + ttl,
-            "client_id": self.app_id,
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "scope": " ".join(SCOPES),
-        }
+        return logto_claims(
+            app_id=self.app_id,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            now=int(time.time()),
+            ttl=ttl,
+            scopes=SCOPES,
+        )
 
     def token(self, *, ttl: int = 3600) -> str:
         """Mint one signed access token (each has a distinct ``jti``)."""

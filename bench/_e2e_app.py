@@ -8,6 +8,9 @@ Added routes:
 
 * ``GET /open/products``: the very handler of the guarded ``GET /products``, called with a
   fixed :class:`AuthInfo` and no security dependency (the unguarded baseline);
+* ``GET /trivial/noop`` and ``GET /trivial/guarded``: a trivial ``async`` route behind a
+  no-op security scheme (:class:`bench.overhead.NoopScheme`) and behind the guard, to
+  show the guard against the framework's floor rather than against no dependency at all;
 * ``GET /bench/stats``: how many tokens the guard fully verified (signature and claims) and
   how many it holds in its verified-token cache (:attr:`Authenticator.stats`), so the
   benchmark can check that "distinct token" requests really miss the cache and "reused
@@ -24,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Security
 from fastapi.routing import APIRoute
 
 from demo_api.app import create_app
@@ -33,6 +36,7 @@ from demo_api.store import Product
 from logto_guard import AuthInfo, LogtoGuard
 
 from ._common import jwks_http_client
+from .overhead import NoopScheme
 
 CONFIG_ENV = "BENCH_E2E_CONFIG"
 
@@ -75,6 +79,16 @@ def create() -> FastAPI:
         offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     ) -> list[Product]:
         return list_products(auth=anonymous, limit=limit, offset=offset)
+
+    noop = NoopScheme()
+
+    @app.get("/trivial/noop", tags=["bench"])
+    async def trivial_noop(auth: AuthInfo = Security(noop, scopes=["read:products"])) -> str:
+        return auth.subject
+
+    @app.get("/trivial/guarded", tags=["bench"])
+    async def trivial_guarded(auth: AuthInfo = Security(guard, scopes=["read:products"])) -> str:
+        return auth.subject
 
     @app.get("/bench/stats", tags=["bench"])
     async def stats() -> dict[str, int]:

@@ -11,7 +11,10 @@ every round:
   reusing its token: the verified-token cache answers);
 * ``distinct``: ``GET /products`` with a different pre-minted token on every request
   (more tokens than the cache holds, cycled in order, so every request is a cache miss
-  that costs a full ES384 verification).
+  that costs a full ES384 verification);
+* ``trivial-noop`` and ``trivial-guarded``: a trivial route behind a no-op security
+  scheme and behind the guard, both sent the reused token: the guard against the
+  framework's floor for any security dependency.
 
 The load generator is ``wrk`` when it is on ``PATH`` (a Lua script feeds distinct tokens),
 otherwise a pure-Python asyncio HTTP/1.1 client with keep-alive connections. Server and
@@ -55,13 +58,22 @@ from ._common import (
 from ._e2e_app import CONFIG_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = ("unguarded", "reused", "distinct")
+VARIANTS = ("unguarded", "reused", "distinct", "trivial-noop", "trivial-guarded")
 LABELS = {
     "unguarded": "unguarded  GET /open/products",
     "reused": "guarded, one reused token",
     "distinct": "guarded, distinct token/request",
+    "trivial-noop": "trivial route, no-op scheme",
+    "trivial-guarded": "trivial route, guard (reused)",
 }
-PATHS = {"unguarded": "/open/products", "reused": "/products", "distinct": "/products"}
+PATHS = {
+    "unguarded": "/open/products",
+    "reused": "/products",
+    "distinct": "/products",
+    "trivial-noop": "/trivial/noop",
+    "trivial-guarded": "/trivial/guarded",
+}
+WITH_REUSED_TOKEN = {"reused", "trivial-noop", "trivial-guarded"}
 PRODUCTS = 10
 
 WRK_SCRIPT = """\
@@ -400,7 +412,7 @@ def run_variant(
     result = load.run(
         server.port,
         PATHS[name],
-        token if name == "reused" else None,
+        token if name in WITH_REUSED_TOKEN else None,
         cursor if name == "distinct" else None,
         seconds,
     )
@@ -510,6 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             Ratio("guarded distinct / unguarded", rates["distinct"], rates["unguarded"]),
             Ratio("guarded reused / distinct", rates["reused"], rates["distinct"]),
+            Ratio(
+                "trivial route: guard / no-op scheme",
+                rates["trivial-guarded"],
+                rates["trivial-noop"],
+            ),
         ]
     )
     print(

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from logto_guard import GuardConfig, JWKSCache, TokenValidator
-from logto_guard._config import DEFAULT_TOKEN_CACHE_SIZE
 
 from ._common import AUDIENCE, ENDPOINT, Issuer, jwks_http_client, peak_rss_mb, print_table, rss_mb
 
@@ -136,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sizes",
         type=lambda text: [int(part) for part in text.split(",")],
-        help=f"comma-separated cache sizes (default 1000,{DEFAULT_TOKEN_CACHE_SIZE},100000;"
+        help=f"comma-separated cache sizes (default 1000,{GuardConfig.token_cache_size},100000;"
         " add 0 for a cache-off baseline)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="child processes at a time")
@@ -146,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(child(Path(args.child[0]), int(args.child[1]))))
         return 0
     count = args.tokens or (10_000 if args.quick else 100_000)
-    sizes = args.sizes or [1000, DEFAULT_TOKEN_CACHE_SIZE, 100_000]
+    sizes = args.sizes or [1000, GuardConfig.token_cache_size, 100_000]
     print("== memory: RSS growth validating distinct tokens, by verified-token cache size ==")
     print(f"   {count:,} distinct {ALG} tokens per run; one child process per cache size")
     with tempfile.TemporaryDirectory(prefix="logto-guard-bench-") as tmp:
@@ -165,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [
         [
             f"{int(r['cache_limit']):,}"
-            + (" (default)" if r["cache_limit"] == DEFAULT_TOKEN_CACHE_SIZE else ""),
+            + (" (default)" if r["cache_limit"] == GuardConfig.token_cache_size else ""),
             f"{int(r['tokens']):,}",
             f"{r['before_mb']:.1f}",
             f"{r['after_mb']:.1f}",

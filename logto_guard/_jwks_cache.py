@@ -97,10 +97,14 @@ class JWKSCache:
         limit = self._fetched_at + self._max_age + self._stale_if_error
         return self._keys is not None and self._clock() < limit
 
-    def has_fresh_key(self, kid: str) -> bool:
-        """True when ``kid`` is in a key set that needs no refresh (no I/O, no await)."""
+    def has_fresh_key(self, kid: str, *, before: float = math.inf) -> bool:
+        """True when ``kid`` is in a key set that needs no refresh (no I/O, no await), and
+        it is not yet ``before`` (one clock reading serves the caller's deadline too)."""
         keys = self._keys
-        return keys is not None and kid in keys and self._clock() < self._fetched_at + self._max_age
+        if keys is None or kid not in keys:
+            return False
+        now = self._clock()
+        return now < self._fetched_at + self._max_age and now < before
 
     async def get_key(self, kid: str) -> TrustedKey:
         """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.

@@ -103,8 +103,7 @@ class TokenValidator:
         verified = None if cache is None else cache.get(token)
         if (
             verified is None
-            or self._clock() >= verified.deadline
-            or not self._jwks.has_fresh_key(verified.kid)
+            or not self._jwks.has_fresh_key(verified.kid, before=verified.deadline)
             or self._config.audience not in verified.audiences
         ):
             return None

@@ -122,18 +122,17 @@ class LogtoGuard(SecurityBase):
         """Authenticate ``request`` and require ``security_scopes``; raise on failure."""
         # Straight from the ASGI scope (names are lower-case there): Starlette's Headers
         # object costs a microsecond the warm path does not need.
-        values = [v.decode("latin-1") for k, v in request.scope["headers"] if k == b"authorization"]
+        values = [v for k, v in request.scope["headers"] if k == b"authorization"]
         authenticator = self.authenticator
-        if self.organization is None:
-            if len(values) == 1:
-                info = authenticator.peek(values[0], security_scopes.scopes)
-                if info is not None:
-                    return info
-            organization_id = None
-        else:
+        organization_id = None
+        if self.organization is not None:
             organization_id = self.organization(request)
+        elif len(values) == 1:
+            info = authenticator.peek(values[0].decode("latin-1"), security_scopes.scopes)
+            if info is not None:
+                return info
         result = await authenticator.check(
-            values,
+            [value.decode("latin-1") for value in values],
             security_scopes.scopes,
             organization_id=organization_id,
             optional=not self.auto_error,
