@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from logto_guard.dev_issuer._keyring import new_key, rotated, staged
 from logto_guard.dev_issuer._model import (
     DEFAULT_TTL,
-    SUPPORTED_ALGS,
     App,
-    KeyStatus,
     Resource,
     SigningKey,
     check_grants,
@@ -22,10 +20,9 @@ from logto_guard.dev_issuer._model import (
     make_resource,
     new_app_id,
     new_app_secret,
-    sort_keys,
 )
 from logto_guard.dev_issuer._store import Snapshot, Stamp, file_stamp, read_state, write_state
-from logto_guard.testing import generate_private_key, logto_claims, sign
+from logto_guard.testing import logto_claims, sign
 
 DEFAULT_ISSUER = "http://127.0.0.1:3001/oidc"
 DEFAULT_ALG = "ES384"
@@ -91,7 +88,7 @@ class IssuerState:
         if state.path.exists():
             state._load()
         else:
-            state._keys = [state._new_key(alg, "current", rsa_bits)]
+            state._keys = [new_key(alg, "current", rsa_bits=rsa_bits, now=state.clock())]
             state._save()
         return state
 
@@ -206,17 +203,9 @@ class IssuerState:
             ValueError: unsupported ``alg``, or one that differs from a staged next key.
         """
         self.reload_if_changed()
-        staged = next((k for k in self._keys if k.status == "next"), None)
-        if staged is not None and alg is not None and alg != staged.alg:
-            raise ValueError(f"the staged next key is {staged.alg}, not {alg}")
-        if staged is not None:
-            new = dataclasses.replace(staged, status="current")
-        else:
-            new = self._new_key(alg or self.current_key.alg, "current", rsa_bits)
-        old = dataclasses.replace(self.current_key, status="previous")
-        self._keys = [new, old]
+        self._keys = rotated(self._keys, alg, rsa_bits=rsa_bits, now=self.clock())
         self._save()
-        return new
+        return self.current_key
 
     def stage_next(self, alg: str | None = None, *, rsa_bits: int = DEFAULT_RSA_BITS) -> SigningKey:
         """Publish a new "next" key that does not sign until :meth:`rotate` promotes it.
@@ -224,10 +213,9 @@ class IssuerState:
         A previously staged next key is replaced.
         """
         self.reload_if_changed()
-        new = self._new_key(alg or self.current_key.alg, "next", rsa_bits)
-        self._keys = sort_keys([new, *(k for k in self._keys if k.status != "next")])
+        self._keys = staged(self._keys, alg, rsa_bits=rsa_bits, now=self.clock())
         self._save()
-        return new
+        return next(k for k in self._keys if k.status == "next")
 
     def sign(
         self,
@@ -298,12 +286,6 @@ class IssuerState:
     def _save(self) -> None:
         write_state(self.path, Snapshot(self._keys, self._resources, self._apps))
         self._stamp = file_stamp(self.path)
-
-    def _new_key(self, alg: str, status: KeyStatus, rsa_bits: int) -> SigningKey:
-        if alg not in SUPPORTED_ALGS:
-            raise ValueError(f"unsupported algorithm {alg!r}; choose one of {SUPPORTED_ALGS}")
-        private_key = generate_private_key(alg, rsa_bits=rsa_bits)
-        return SigningKey(private_key, alg, status, int(self.clock()))
 
     def _make_app(
         self,
