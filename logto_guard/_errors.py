@@ -5,6 +5,8 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
 
     LogtoGuardError
     ├── ConfigurationError            bad options, raised when the guard is built
+    │   └── ClientConfigurationError  bad M2M client options (logto_guard.client)
+    ├── TokenRequestError             the token endpoint refused or failed (logto_guard.client)
     └── AuthError                     a request cannot be authenticated
         ├── CredentialsMissingError   401, no error code (RFC 6750 §3.1)
         ├── InvalidRequestError       400 invalid_request: malformed Authorization header
