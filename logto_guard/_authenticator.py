@@ -87,7 +87,7 @@ class Authenticator:
         self.realm = self.config.realm
         #: The RFC 9728 metadata URL named in challenges, set by a front end serving it.
         self.resource_metadata: str | None = None
-        self._clock = clock
+        self.clock = clock
         self._use_keys_from(http_client)
 
     def _use_keys_from(self, http_client: httpx.AsyncClient | None) -> None:
@@ -96,14 +96,14 @@ class Authenticator:
             config.jwks_uri,
             algorithms=config.algorithms,
             http_client=http_client,
-            clock=self._clock,
+            clock=self.clock,
             timeout=config.jwks_timeout,
             max_age=config.jwks_max_age,
             min_cooldown=config.jwks_min_cooldown,
             max_cooldown=config.jwks_cooldown,
             stale_if_error=config.jwks_stale_if_error,
         )
-        self._validator = TokenValidator(config, self._jwks, clock=self._clock)
+        self._validator = TokenValidator(config, self._jwks, clock=self.clock)
 
     def check_organization_source(self, source: object | None) -> None:
         """Refuse, at construction, organization tokens without a way to name the org.
@@ -214,7 +214,7 @@ class Authenticator:
         """Whether tokens can be verified now, for a readiness probe (no I/O)."""
         jwks = self._jwks
         fetched_at = jwks.fetched_at
-        age = None if fetched_at is None else max(0.0, self._clock() - fetched_at)
+        age = None if fetched_at is None else max(0.0, self.clock() - fetched_at)
         return Readiness(jwks.usable(), len(jwks.keys), age, jwks.last_error)
 
     async def refresh_keys(self) -> Readiness:

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from typing import Any
 
@@ -51,6 +52,9 @@ class LogtoAuthMiddleware:
         optional: when True, a request without credentials passes with ``scope["auth"]``
             set to ``None``; invalid credentials are still refused.
         authenticator: share an existing :class:`Authenticator` instead of building one.
+        close_websockets_at_expiry: a WebSocket is authenticated once, at its handshake,
+            and by default outlives its token. When True, it is closed with code 1008 when
+            the token's ``exp`` passes (the app then receives ``websocket.disconnect``).
         **options: ``endpoint``, ``audience`` and the other guard options, plus
             ``http_client`` and ``clock``.
     """
@@ -64,6 +68,7 @@ class LogtoAuthMiddleware:
         organization: Callable[[Scope], str | None] | None = None,
         optional: bool = False,
         authenticator: Authenticator | None = None,
+        close_websockets_at_expiry: bool = False,
         **options: Any,
     ) -> None:
         self.app = app
@@ -73,6 +78,7 @@ class LogtoAuthMiddleware:
         self.optional = optional
         self.authenticator = authenticator or Authenticator(**options)
         self.authenticator.check_organization_source(organization)
+        self.close_websockets_at_expiry = close_websockets_at_expiry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"} or scope["path"] in self.public_paths:
@@ -93,7 +99,15 @@ class LogtoAuthMiddleware:
             await _refuse(result, scope, send)
             return
         scope["auth"] = result
+        if result is not None and scope["type"] == "websocket" and self.close_websockets_at_expiry:
+            session = _ExpiringSession(receive, send, result.expires_at.timestamp(), self.clock)
+            receive, send = session.receive, session.send
         await self.app(scope, receive, send)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock tokens are checked against (the authenticator's)."""
+        return self.authenticator.clock
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client (call on application shutdown)."""
@@ -113,3 +127,42 @@ async def _refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
         headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class _ExpiringSession:
+    """A WebSocket's receive and send, closing it (1008) once its token has expired."""
+
+    def __init__(
+        self, receive: Receive, send: Send, expires_at: float, clock: Callable[[], float]
+    ) -> None:
+        self._receive, self._send = receive, send
+        self._expires_at, self._clock = expires_at, clock
+        self._accepted = self._closed = False
+
+    async def _expire(self) -> Message:
+        if not self._closed:
+            self._closed = True
+            await self._send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        return {"type": "websocket.disconnect", "code": _POLICY_VIOLATION}
+
+    async def receive(self) -> Message:
+        if not self._accepted:  # the handshake itself was just authenticated
+            return await self._receive()
+        remaining = self._expires_at - self._clock()
+        if self._closed or remaining <= 0:
+            return await self._expire()
+        try:
+            return await asyncio.wait_for(self._receive(), remaining)
+        except asyncio.TimeoutError:
+            return await self._expire()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "websocket.accept":
+            self._accepted = True
+        elif self._accepted and self._clock() >= self._expires_at:
+            await self._expire()
+        if self._closed:
+            return  # the session is over: what the app still sends goes nowhere
+        if message["type"] == "websocket.close":
+            self._closed = True
+        await self._send(message)

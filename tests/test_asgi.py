@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -154,3 +156,109 @@ async def test_websocket_handshake_is_guarded(logto: FakeLogto, clock: FakeClock
     }
     await middleware(scope, receive, send)
     assert seen == [logto.app_id]
+
+
+async def echo_until_disconnect(scope: Scope, receive: Receive, send: Send) -> None:
+    """A WebSocket app: accept, then echo text until the client goes away."""
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": message["text"]})
+
+
+async def run_session(
+    middleware: LogtoAuthMiddleware, token: str, texts: list[str]
+) -> list[Message]:
+    incoming: list[Message] = [{"type": "websocket.connect"}]
+    incoming += [{"type": "websocket.receive", "text": text} for text in texts]
+    incoming.append({"type": "websocket.disconnect", "code": 1000})
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+    }
+    await middleware(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize("close_at_expiry", [False, True])
+async def test_a_websocket_outlives_its_token_unless_told_otherwise(
+    logto: FakeLogto, clock: FakeClock, close_at_expiry: bool
+) -> None:
+    """exp one second ago is still inside the leeway, so the handshake is accepted."""
+    middleware = LogtoAuthMiddleware(
+        echo_until_disconnect,
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=logto.http_client(),
+        clock=clock,
+        close_websockets_at_expiry=close_at_expiry,
+    )
+    sent = await run_session(middleware, logto.token(ttl=-1), ["hello", "again"])
+    assert sent[0] == {"type": "websocket.accept"}
+    if close_at_expiry:
+        assert sent[1:] == [{"type": "websocket.close", "code": 1008}]
+    else:
+        assert [m.get("text") for m in sent[1:]] == ["hello", "again"]
+
+
+async def test_a_websocket_with_a_live_token_is_not_closed(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    middleware = LogtoAuthMiddleware(
+        echo_until_disconnect,
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=logto.http_client(),
+        clock=clock,
+        close_websockets_at_expiry=True,
+    )
+    sent = await run_session(middleware, logto.token(), ["hello"])
+    assert sent == [{"type": "websocket.accept"}, {"type": "websocket.send", "text": "hello"}]
+
+
+async def test_a_websocket_is_closed_when_its_token_expires_mid_session(
+    logto: FakeLogto,
+) -> None:
+    """The wait for the next message ends at exp (real time: exp is 0.3 s away)."""
+    now = time.time()
+    middleware = LogtoAuthMiddleware(
+        echo_until_disconnect,
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=logto.http_client(),
+        clock=lambda: now + 0.7 + (time.time() - now),  # exp = int(now) + 1 in 0.3 s or less
+        close_websockets_at_expiry=True,
+    )
+    silent = asyncio.Event()
+    sent: list[Message] = []
+    messages: list[Message] = [{"type": "websocket.connect"}]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        await silent.wait()  # the client says nothing more
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    token = logto.token(iat=int(now), exp=int(now) + 1)
+    scope: Scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+    }
+    await asyncio.wait_for(middleware(scope, receive, send), timeout=5)
+    assert sent == [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1008}]
