@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from ._errors import (
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
+from ._metrics import instrument
 from ._rfc6750 import Refusal, parse_authorization, refusal
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
@@ -52,15 +53,25 @@ class Readiness:
 
 @dataclass(frozen=True)
 class Stats:
-    """Counters for benchmarks and dashboards.
+    """Counters since the authenticator was built (what the metrics report).
 
     Attributes:
         verified_tokens: tokens that went through signature verification.
         cached_tokens: verified tokens remembered right now.
+        accepted: requests authenticated.
+        refused: refused requests by reason code (``token_expired``, ...).
+        cache_hits: verified-token cache lookups that answered.
+        cache_misses: lookups that found nothing (the token was then verified or refused).
+        jwks_fetches: JWKS fetches by outcome (``success``, ``failure``, ``misconfigured``).
     """
 
     verified_tokens: int
     cached_tokens: int
+    accepted: int = 0
+    refused: Mapping[str, int] = field(default_factory=dict)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    jwks_fetches: Mapping[str, int] = field(default_factory=dict)
 
 
 class Authenticator:
@@ -70,6 +81,9 @@ class Authenticator:
         http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one); by
             default one is created lazily and closed by :meth:`aclose`.
         clock: seconds since the epoch (tests inject a fake clock).
+        metrics: report OpenTelemetry metrics (see :mod:`logto_guard._metrics`); a no-op
+            without ``opentelemetry-api`` or without a configured SDK.
+        meter_provider: the OpenTelemetry ``MeterProvider`` (default: the global one).
         **options: :class:`GuardConfig` options (``endpoint`` and ``audience`` required).
 
     Raises:
@@ -81,6 +95,8 @@ class Authenticator:
         *,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: bool = True,
+        meter_provider: Any = None,
         **options: Any,
     ) -> None:
         self.config = GuardConfig.from_options(**options)
@@ -88,7 +104,12 @@ class Authenticator:
         #: The RFC 9728 metadata URL named in challenges, set by a front end serving it.
         self.resource_metadata: str | None = None
         self.clock = clock
+        self._accepted = 0
+        self._refused: dict[str, int] = {}
+        self._fetch_observers: list[Callable[[str, float], None]] = []
         self._use_keys_from(http_client)
+        if metrics:
+            instrument(self, meter_provider)
 
     def _use_keys_from(self, http_client: httpx.AsyncClient | None) -> None:
         config = self.config
@@ -104,6 +125,15 @@ class Authenticator:
             stale_if_error=config.jwks_stale_if_error,
         )
         self._validator = TokenValidator(config, self._jwks, clock=self.clock)
+        self._jwks.on_fetch = self._on_jwks_fetch
+
+    def _on_jwks_fetch(self, outcome: str, seconds: float) -> None:
+        for observer in self._fetch_observers:
+            observer(outcome, seconds)
+
+    def observe_jwks_fetches(self, observer: Callable[[str, float], None]) -> None:
+        """Call ``observer(outcome, seconds)`` after each JWKS fetch (metrics, logs)."""
+        self._fetch_observers.append(observer)
 
     def check_organization_source(self, source: object | None) -> None:
         """Refuse, at construction, organization tokens without a way to name the org.
@@ -130,6 +160,7 @@ class Authenticator:
         for scope in required_scopes:  # a route needs one or two: cheaper than a set
             if scope not in granted:
                 return None
+        self._accepted += 1
         return info
 
     async def check(
@@ -186,10 +217,12 @@ class Authenticator:
             if not info.scopes.issuperset(required_scopes):
                 raise InsufficientScopeError(required_scopes, info.scopes)
         except AuthError as exc:
+            self._refused[exc.reason] = self._refused.get(exc.reason, 0) + 1
             if logger.isEnabledFor(logging.INFO):
                 # The reason code and fixed description only: never the token itself.
                 logger.info("request refused: reason=%s (%s)", exc.reason, exc.description)
             raise
+        self._accepted += 1
         return info
 
     async def validate_token(self, token: str) -> AuthInfo:
@@ -207,8 +240,17 @@ class Authenticator:
 
     @property
     def stats(self) -> Stats:
-        """Verification and cache counters."""
-        return Stats(self._validator.verifications, self._validator.cache_size)
+        """Request, cache and JWKS counters (plain integers, read without locking)."""
+        validator = self._validator
+        return Stats(
+            verified_tokens=validator.verifications,
+            cached_tokens=validator.cache_size,
+            accepted=self._accepted,
+            refused=dict(self._refused),
+            cache_hits=validator.cache_hits,
+            cache_misses=validator.cache_misses,
+            jwks_fetches=dict(self._jwks.fetches),
+        )
 
     def readiness(self) -> Readiness:
         """Whether tokens can be verified now, for a readiness probe (no I/O)."""

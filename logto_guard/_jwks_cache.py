@@ -81,6 +81,11 @@ class JWKSCache:
         self._inflight: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.last_error_is_misconfiguration = False
+        #: Fetches by outcome: ``success``, ``failure`` (unreachable, 5xx, timeout) and
+        #: ``misconfigured`` (an answer no JWKS URL gives).
+        self.fetches: dict[str, int] = {"success": 0, "failure": 0, "misconfigured": 0}
+        #: Called after each fetch with its outcome and duration in seconds (metrics).
+        self.on_fetch: Callable[[str, float], None] | None = None
 
     @property
     def keys(self) -> Mapping[str, TrustedKey]:
@@ -184,10 +189,13 @@ class JWKSCache:
         await asyncio.shield(self._start_fetch(now, wanted))
 
     async def _run_fetch(self, started: float, wanted: str | None) -> None:
+        timer = time.perf_counter()
+        outcome = "failure"  # also when cancelled
         try:
             keys = await asyncio.wait_for(self._download(), self._timeout)
         except (JWKSFetchError, asyncio.TimeoutError) as exc:
             misconfigured = isinstance(exc, JWKSFetchError) and exc.misconfiguration
+            outcome = "misconfigured" if misconfigured else "failure"
             self.last_error = str(exc) or "JWKS fetch timed out"
             self.last_error_is_misconfiguration = misconfigured
             helped = False
@@ -206,8 +214,12 @@ class JWKSCache:
             self.last_error = None
             self.last_error_is_misconfiguration = False
             helped = wanted is None or wanted in keys
+            outcome = "success"
         finally:
             self._inflight = None
+            self.fetches[outcome] += 1
+            if self.on_fetch is not None:
+                self.on_fetch(outcome, time.perf_counter() - timer)
         if wanted is not None and helped:
             self._cooldown = self._min_cooldown
         elif not helped:

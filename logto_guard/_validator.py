@@ -81,6 +81,8 @@ class TokenValidator:
             self._cache = LRUCache(maxsize=config.token_cache_size)
         #: Tokens that went through signature verification (cache misses that parsed).
         self.verifications = 0
+        #: Verified-token cache lookups that found a usable entry, and that did not.
+        self.cache_hits = self.cache_misses = 0
 
     @property
     def cache_size(self) -> int:
@@ -107,6 +109,7 @@ class TokenValidator:
             or self._config.audience not in verified.audiences
         ):
             return None
+        self.cache_hits += 1
         return verified.info
 
     async def validate(self, token: str, *, audience: str | None = None) -> AuthInfo:
@@ -125,6 +128,7 @@ class TokenValidator:
         verified = None if cache is None else cache.get(token)
         if verified is not None:
             assert cache is not None
+            self.cache_hits += 1
             if self._clock() >= verified.deadline:
                 del cache[token]
                 raise ExpiredTokenError()
@@ -135,6 +139,7 @@ class TokenValidator:
                     cache.pop(token, None)
                     raise
         else:
+            self.cache_misses += 1
             verified = await self._verify(token)
             if cache is not None:
                 cache[token] = verified

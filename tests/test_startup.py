@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 import pytest
@@ -25,7 +26,7 @@ def guard_answering(
         endpoint="https://tenant.logto.app",
         audience="https://shopping.api",
         http_client=client,
-        **({"clock": clock} if clock else {}),
+        clock=clock or time.time,
     )
 
 
