@@ -241,3 +241,15 @@ def test_worker_route_names_the_process_and_its_memory(cluster: Cluster) -> None
     body = response.json()
     assert str(body["pid"]) == response.headers[WORKER_HEADER]
     assert body["pid"] != os.getpid() and body["rss_kb"] > 0
+
+
+def test_asgi_module_imports_without_environment_and_app_names_what_is_missing() -> None:
+    """Importing needs no environment; building ``app`` without LOGTO_ENDPOINT says why."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGTO_")}
+    env["PYTHONPATH"] = str(ROOT)
+    script = "import demo_api.asgi as m; print('imported', flush=True); m.app"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout == "imported\n"
+    assert result.returncode == 1 and "demo_api.asgi needs LOGTO_ENDPOINT" in result.stderr
