@@ -224,8 +224,8 @@ class Soak:
         self.keys = keys
         self.tally = Tally()
         self.reused: dict[str, tuple[str, int]] = {}  # app id -> (token, key generation)
-        self.issuer_up = True
         self.events: list[str] = []
+        self.t0 = time.monotonic()  # reset when the traffic starts
 
     async def token(self, client: httpx.AsyncClient, app: tuple[str, str, str]) -> str:
         _, app_id, secret = app
