@@ -32,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ from ._common import (
     ENDPOINT,
     Issuer,
     Ratio,
+    free_port,
     median,
     print_ratios,
     print_table,
@@ -146,13 +146,6 @@ class TokenCursor:
 # --- the server -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Server:
     """The benchmark app in a uvicorn subprocess on 127.0.0.1."""
 
@@ -165,7 +158,7 @@ class Server:
     def start(self, deadline_seconds: float = 30.0) -> None:
         """Start uvicorn and wait until ``/health`` answers (retrying on a port clash)."""
         for _attempt in range(3):
-            self.port = _free_port()
+            self.port = free_port()
             command = [
                 sys.executable,
                 "-m",

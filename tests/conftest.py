@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytest_plugins = ["pytester", "logto_guard.pytest_plugin"]
+
+# HYPOTHESIS_PROFILE=long: many more examples for suites that size themselves from the
+# active profile (tests/test_differential.py); "default" is hypothesis's own.
+settings.register_profile("long", max_examples=10_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
