@@ -7,6 +7,7 @@ allows; the key itself is chosen by ``kid`` among keys already in the JWKS. ``jk
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -190,11 +191,16 @@ class TokenValidator:
             raise InvalidClaimError("iss", "issuer mismatch")
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
+        # RFC 7519 §4.1.3: a string or an array of strings, nothing else in it.
         if not isinstance(audiences, list) or not audiences:
+            raise InvalidClaimError("aud", "audience mismatch")
+        if not all(isinstance(value, str) for value in audiences):
             raise InvalidClaimError("aud", "audience mismatch")
         exp = timestamp(claims, "exp", required=True)
         assert exp is not None
-        if now >= exp + config.leeway:
+        # Whole seconds, as PyJWT reads exp: a fraction never buys extra life.
+        deadline = math.floor(exp) + config.leeway
+        if now >= deadline:
             raise ExpiredTokenError()
         nbf = timestamp(claims, "nbf", required=False)
         if nbf is not None and nbf > now + config.leeway:
@@ -205,6 +211,8 @@ class TokenValidator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise InvalidClaimError("sub", "missing sub claim")
+        if "jti" in claims and not isinstance(claims["jti"], str):  # RFC 7519 §4.1.7
+            raise InvalidClaimError("jti", "jti claim is not a string")
         scope = optional_str(claims, "scope")
         info = AuthInfo(
             subject=subject,
@@ -216,5 +224,4 @@ class TokenValidator:
             expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
             claims=MappingProxyType(claims),
         )
-        hashable = frozenset(value for value in audiences if isinstance(value, str))
-        return info, exp + config.leeway, hashable
+        return info, deadline, frozenset(audiences)

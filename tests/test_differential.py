@@ -9,9 +9,9 @@ of the JSON. The reference is PyJWT configured as strictly as the guard: the tru
 issuer and leeway, and ``typ`` checked by hand on the header as RFC 9068 §4 and RFC 7515
 §4.1.9 say (``at+jwt``, any case, ``application/`` prefix optional).
 
-* Guard accepts, PyJWT refuses: a failure, unless the case is one of :data:`OPEN_FINDINGS`
-  (reported, awaiting a decision in the core; each has an ``xfail(strict=True)`` test
-  below that starts passing once the core refuses it).
+* Guard accepts, PyJWT refuses: always a failure. The suite's first run found three such
+  cases (:data:`FIXED_FINDINGS`); the guard now refuses them, and each keeps a reproducer
+  below.
 * Guard refuses, PyJWT accepts: allowed only for the deliberate differences listed in
   :data:`DELIBERATE` (keyed by the guard's fixed refusal description); SECURITY.md
   ("Differences from PyJWT") documents the same list. A new kind of difference fails.
@@ -72,8 +72,8 @@ DELIBERATE: dict[str, str] = {
     "signing key not found": "a kid naming no published key (PyJWT, handed the key, ignores kid)",
 }
 
-#: Guard accepts, PyJWT refuses: reported to the lead, not changed here (core code).
-OPEN_FINDINGS = {
+#: Guard accepted, PyJWT refused: found by this suite, fixed in the validator.
+FIXED_FINDINGS = {
     "aud-list-with-non-strings": "aud is a list holding the audience and a non-string",
     "jti-not-a-string": "jti is present but not a string",
     "fractional-exp": "exp has a fraction and lies within a second of expiry",
@@ -211,7 +211,6 @@ class Differential:
     authenticator: Authenticator
     clock: FakeClock
     stricter: Counter[str]
-    findings: Counter[str]
 
     def guard_verdict(self, token: str) -> AuthError | None:
         try:
@@ -234,7 +233,7 @@ def differential() -> Differential:
     )
     logto = FakeLogto.for_guard(authenticator, alg=ALG)
     logto.trust(authenticator)
-    return Differential(logto, authenticator, clock, Counter(), Counter())
+    return Differential(logto, authenticator, clock, Counter())
 
 
 def typ_ok(header: dict[str, Any]) -> bool:
@@ -277,19 +276,6 @@ def time_boundaries(claims: dict[str, Any]) -> list[float]:
             continue
         edges += [number + shift, int(number) + shift]
     return edges
-
-
-def open_finding(claims: dict[str, Any], guard_now: float) -> str | None:
-    """Which reported finding explains "guard accepts, PyJWT refuses", if any."""
-    aud = claims.get("aud")
-    if isinstance(aud, list) and any(not isinstance(item, str) for item in aud):
-        return "aud-list-with-non-strings"
-    if "jti" in claims and not isinstance(claims["jti"], str):
-        return "jti-not-a-string"
-    exp = claims.get("exp")
-    if isinstance(exp, float) and exp != int(exp) and int(exp) <= guard_now - LEEWAY < exp:
-        return "fractional-exp"
-    return None
 
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -355,10 +341,8 @@ def test_guard_never_accepts_what_strict_pyjwt_refuses(
         assume(not any(started - 0.01 <= edge <= finished + 0.01 for edge in edges))
 
     if guard is None and reference is not None:
-        finding = open_finding(parsed, started) if isinstance(parsed, dict) else None
-        assert finding is not None, f"guard ACCEPTS a token PyJWT refuses ({reference!r}): {token}"
-        differential.findings[finding] += 1
-    elif guard is not None and reference is None:
+        raise AssertionError(f"guard ACCEPTS a token PyJWT refuses ({reference!r}): {token}")
+    if guard is not None and reference is None:
         if guard.description == "signature verification failed":
             assert respelled, f"guard refuses a valid signature PyJWT accepts: {token}"
         assert guard.description in DELIBERATE, (
@@ -369,13 +353,11 @@ def test_guard_never_accepts_what_strict_pyjwt_refuses(
 
 
 def test_differential_examples_reach_both_kinds_of_verdict(differential: Differential) -> None:
-    """The generator is not degenerate: it produced deliberate differences, and every
-    finding it met is one of the reported ones."""
+    """The generator is not degenerate: it produced deliberate differences."""
     assert differential.stricter, "no example exercised a deliberate difference"
-    assert set(differential.findings) <= set(OPEN_FINDINGS)
 
 
-# --- the open findings, one reproducer each ------------------------------------------
+# --- the fixed findings, one reproducer each ------------------------------------------
 
 
 def _verdicts(
@@ -403,16 +385,13 @@ REPRODUCERS: dict[str, Callable[[int], tuple[float, dict[str, Any]]]] = {
 }
 
 
-@pytest.mark.parametrize("finding", sorted(OPEN_FINDINGS))
-def test_open_finding_reproducer_is_refused_by_pyjwt(
-    differential: Differential, finding: str
-) -> None:
+@pytest.mark.parametrize("finding", sorted(FIXED_FINDINGS))
+def test_finding_reproducer_is_refused_by_pyjwt(differential: Differential, finding: str) -> None:
     guard_now, claims = REPRODUCERS[finding](int(time.time()))
     assert not _verdicts(differential, guard_now, claims)[1]
 
 
-@pytest.mark.parametrize("finding", sorted(OPEN_FINDINGS))
-@pytest.mark.xfail(reason="reported: the guard accepts what PyJWT refuses", strict=True)
-def test_open_finding_is_refused_by_the_guard(differential: Differential, finding: str) -> None:
+@pytest.mark.parametrize("finding", sorted(FIXED_FINDINGS))
+def test_finding_is_refused_by_the_guard(differential: Differential, finding: str) -> None:
     guard_now, claims = REPRODUCERS[finding](int(time.time()))
     assert not _verdicts(differential, guard_now, claims)[0]

@@ -296,10 +296,13 @@ def expected_status(claims: dict[str, Any], now: float, issuer: str) -> int:
         if not isinstance(claims.get("iss"), str) or claims["iss"] != issuer:
             raise ValueError("iss")
         audience = claims.get("aud")
-        if not (audience == REALM or (isinstance(audience, list) and REALM in audience)):
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise ValueError("aud")
+        if REALM not in audiences:
             raise ValueError("aud")
         exp = _valid_time(claims, "exp", now)
-        if exp is None or now >= exp + LEEWAY:
+        if exp is None or now >= math.floor(exp) + LEEWAY:
             raise ValueError("exp")
         for name in ("nbf", "iat"):
             value = _valid_time(claims, name, now)
@@ -307,6 +310,8 @@ def expected_status(claims: dict[str, Any], now: float, issuer: str) -> int:
                 raise ValueError(name)
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise ValueError("sub")
+        if "jti" in claims and not isinstance(claims["jti"], str):
+            raise ValueError("jti")
         for name in ("scope", "client_id", "organization_id"):
             if claims.get(name) is not None and not isinstance(claims[name], str):
                 raise ValueError(name)
