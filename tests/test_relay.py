@@ -52,7 +52,12 @@ async def test_relay_adds_resource_and_forwards_credentials() -> None:
     }
 
 
-async def test_relay_passes_logto_errors_through() -> None:
+BASIC = {"Authorization": "Basic YXBwOnNlY3JldA=="}
+
+
+async def test_relay_rebuilds_logto_errors_without_its_basic_challenge() -> None:
+    """Logto's 401 + ``WWW-Authenticate: Basic`` would make browsers prompt: 400, no header."""
+
     def logto(request: httpx.Request) -> httpx.Response:
         body = {"error": "invalid_client", "error_description": "client authentication failed"}
         return httpx.Response(401, json=body, headers={"WWW-Authenticate": "Basic"})
@@ -60,10 +65,15 @@ async def test_relay_passes_logto_errors_through() -> None:
     app, _ = relay_app(httpx.MockTransport(logto))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        response = await client.post("/docs/oauth2/token", data={"grant_type": "x"})
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
-    assert response.headers["www-authenticate"] == "Basic"
+        response = await client.post(
+            "/docs/oauth2/token", data={"grant_type": "client_credentials"}, headers=BASIC
+        )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid_client",
+        "error_description": "client authentication failed",
+    }
+    assert "www-authenticate" not in response.headers
 
 
 async def test_relay_refuses_huge_bodies_and_reports_unreachable_logto() -> None:
@@ -72,16 +82,19 @@ async def test_relay_refuses_huge_bodies_and_reports_unreachable_logto() -> None
 
     app, _ = relay_app(httpx.MockTransport(down))
     transport = httpx.ASGITransport(app=app)
+    form = {"Content-Type": "application/x-www-form-urlencoded", **BASIC}
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        huge = await client.post("/docs/oauth2/token", content=b"a=" + b"x" * 20000)
-        unreachable = await client.post("/docs/oauth2/token", data={"grant_type": "x"})
-        not_text = await client.post("/docs/oauth2/token", content=b"\xff\xfe")
-    assert (huge.status_code, huge.json()["error"]) == (400, "invalid_request")
+        huge = await client.post("/docs/oauth2/token", content=b"a=" + b"x" * 20000, headers=form)
+        unreachable = await client.post(
+            "/docs/oauth2/token", data={"grant_type": "client_credentials"}, headers=BASIC
+        )
+        not_text = await client.post("/docs/oauth2/token", content=b"\xff\xfe", headers=form)
+    assert (huge.status_code, huge.json()["error"]) == (413, "invalid_request")
     assert (unreachable.status_code, unreachable.json()["error"]) == (
         502,
         "temporarily_unavailable",
     )
-    assert not_text.status_code == 400
+    assert (not_text.status_code, not_text.json()["error"]) == (400, "invalid_request")
 
 
 async def test_openapi_token_url_points_at_the_relay() -> None:
