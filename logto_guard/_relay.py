@@ -24,56 +24,34 @@ add the relay (an API that does not serve Swagger UI has no use for it).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import math
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from ._relay_checks import (
+    NO_STORE,
+    NQSCHAR,
+    RelayRefusal,
+    basic_authorization,
+    check_same_origin,
+    checked_form,
+    read_capped,
+)
 from ._relay_limits import KeyedBuckets, RateLimit, try_acquire
 
-MAX_FORM_BYTES = 16 * 1024
 MAX_UPSTREAM_BYTES = 64 * 1024
 DEFAULT_RELAY_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENT = 8
 DEFAULT_RATE = RateLimit(rate=5.0, burst=20)
 DEFAULT_RATE_PER_IP = RateLimit(rate=1.0, burst=10)
 DEFAULT_RATE_PER_CLIENT = RateLimit(rate=0.5, burst=5)
-_KNOWN_PARAMS = frozenset({"grant_type", "scope", "resource"})
-_BODY_CREDENTIALS = frozenset({"client_id", "client_secret"})
-# RFC 6749 §5.2 / appendix A: error and error_description characters (NQSCHAR).
-_NQSCHAR = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
-_SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "X-Content-Type-Options": "nosniff"}
-
-
-class RelayRefusal(Exception):
-    """A request the relay answers itself, as an RFC 6749 §5.2 error."""
-
-    def __init__(
-        self, status: int, error: str, description: str, *, retry_after: float | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
-        self.retry_after = retry_after
-
-    def response(self) -> JSONResponse:
-        """The JSON answer, with ``Retry-After`` (whole seconds) when set."""
-        headers = dict(_NO_STORE)
-        if self.retry_after is not None:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
-        body = {"error": self.error, "error_description": self.description}
-        return JSONResponse(body, status_code=self.status, headers=headers)
 
 
 class TokenRelay:
@@ -135,7 +113,7 @@ class TokenRelay:
 
     async def _validate(self, request: Request) -> tuple[str, str, str]:
         headers = request.headers
-        _check_same_origin(
+        check_same_origin(
             headers.get("origin"),
             headers.get("sec-fetch-site"),
             headers.get("host", ""),
@@ -144,9 +122,9 @@ class TokenRelay:
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/x-www-form-urlencoded":
             raise RelayRefusal(415, "invalid_request", "the body must be form-encoded")
-        authorization, app_id = _basic_authorization(headers.get("authorization"))
-        body = await _read_capped(request)
-        return _checked_form(body, self.audience), authorization, app_id
+        authorization, app_id = basic_authorization(headers.get("authorization"))
+        body = await read_capped(request)
+        return checked_form(body, self.audience), authorization, app_id
 
     async def _forward(self, form: str, authorization: str, app_id: str, ip: str) -> Response:
         if self._active >= self._max_concurrent:
@@ -242,93 +220,6 @@ def add_token_relay(
     return relay
 
 
-def _check_same_origin(
-    origin: str | None, fetch_site: str | None, host: str, allowed: frozenset[str]
-) -> None:
-    # Browsers send Origin on every POST made by fetch (same-origin ones too) and
-    # Sec-Fetch-Site on every request; non-browser clients send neither and are not a
-    # cross-site risk. A form-encoded POST is a CORS "simple request": it reaches the
-    # server from any page, so the check must happen here, not in the browser.
-    if fetch_site is not None and fetch_site.strip().lower() not in _SAME_ORIGIN_FETCH:
-        raise RelayRefusal(403, "access_denied", "cross-origin token requests are refused")
-    if origin is None:
-        return
-    normalized = origin.strip().rstrip("/").lower()
-    if normalized in allowed:
-        return
-    scheme, _, netloc = normalized.partition("://")
-    own = _authority(host.strip().lower(), scheme)
-    if own is None or _authority(netloc, scheme) != own:
-        raise RelayRefusal(403, "access_denied", "cross-origin token requests are refused")
-
-
-def _authority(netloc: str, scheme: str) -> str | None:
-    """``host[:port]`` with the scheme's default port dropped; None when malformed."""
-    try:
-        parts = urlsplit(f"//{netloc}")
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname or scheme not in _DEFAULT_PORTS or "/" in netloc:
-        return None
-    if port is None or str(port) == _DEFAULT_PORTS[scheme]:
-        return parts.hostname
-    return f"{parts.hostname}:{port}"
-
-
-def _basic_authorization(value: str | None) -> tuple[str, str]:
-    if value is None or not value.isascii():
-        raise RelayRefusal(400, "invalid_client", "Basic client authentication (ASCII) required")
-    scheme, _, credentials = value.strip().partition(" ")
-    if scheme.lower() != "basic":
-        raise RelayRefusal(400, "invalid_client", "Basic client authentication (ASCII) required")
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise RelayRefusal(400, "invalid_client", "malformed Basic credentials") from exc
-    app_id, colon, _ = decoded.partition(":")
-    if not colon or not app_id or not decoded.isprintable():
-        raise RelayRefusal(400, "invalid_client", "malformed Basic credentials")
-    return f"Basic {credentials.strip()}", app_id
-
-
-async def _read_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
-        raise RelayRefusal(413, "invalid_request", "request body too large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:  # chunked or lying Content-Length: stop reading here
-            raise RelayRefusal(413, "invalid_request", "request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _checked_form(body: bytes, audience: str) -> str:
-    try:
-        text = body.decode("ascii")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=8)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RelayRefusal(400, "invalid_request", "body is not a valid form") from exc
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        if name in _BODY_CREDENTIALS:
-            raise RelayRefusal(400, "invalid_request", "credentials belong in the Basic header")
-        if name not in _KNOWN_PARAMS:
-            raise RelayRefusal(400, "invalid_request", "unknown parameter")
-        if name in params:
-            raise RelayRefusal(400, "invalid_request", "a parameter is repeated")
-        params[name] = value
-    if params.get("grant_type") != "client_credentials":
-        raise RelayRefusal(400, "unsupported_grant_type", "only client_credentials is relayed")
-    if params.setdefault("resource", audience) != audience:
-        raise RelayRefusal(400, "invalid_target", "resource must be this API's audience")
-    if not _NQSCHAR.fullmatch(params.get("scope", "")):
-        raise RelayRefusal(400, "invalid_scope", "scope contains invalid characters")
-    return urlencode(params)
-
-
 def _rebuild_answer(status: int, raw: bytes) -> Response:
     try:
         data = json.loads(raw)
@@ -345,12 +236,12 @@ def _rebuild_answer(status: int, raw: bytes) -> Response:
             and isinstance(answer["scope"], (str, type(None)))
         ):
             raise RelayRefusal(502, "temporarily_unavailable", "token endpoint answered oddly")
-        return JSONResponse({k: v for k, v in answer.items() if v is not None}, headers=_NO_STORE)
+        return JSONResponse({k: v for k, v in answer.items() if v is not None}, headers=NO_STORE)
     error, description = data.get("error"), data.get("error_description")
-    if not (400 <= status < 500 and isinstance(error, str) and _NQSCHAR.fullmatch(error)):
+    if not (400 <= status < 500 and isinstance(error, str) and NQSCHAR.fullmatch(error)):
         raise RelayRefusal(502, "temporarily_unavailable", "token endpoint failed")
     body = {"error": error[:64] or "invalid_request"}
-    if isinstance(description, str) and _NQSCHAR.fullmatch(description):
+    if isinstance(description, str) and NQSCHAR.fullmatch(description):
         body["error_description"] = description[:300]
     # 401 would need a WWW-Authenticate (and Logto's "Basic" makes browsers prompt): 400.
-    return JSONResponse(body, status_code=403 if status == 403 else 400, headers=_NO_STORE)
+    return JSONResponse(body, status_code=403 if status == 403 else 400, headers=NO_STORE)
