@@ -94,7 +94,7 @@ def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
     async def token(request: Request) -> Response:
         try:
             state.reload_if_changed()
-            params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+            params = parse_body(await _read_body(request), request.headers.get("content-type", ""))
             body = token_response(state, params, request.headers.get("authorization"))
         except OAuthError as exc:
             return JSONResponse(
@@ -178,7 +178,7 @@ async def _change_keys(state: IssuerState, request: Request, *, stage: bool) -> 
     return _jwks_response(state, request)
 
 
-async def read_body(request: Request) -> bytes:
+async def _read_body(request: Request) -> bytes:
     """The request body, at most ``MAX_BODY_BYTES`` (checked before and while reading).
 
     Raises:
@@ -232,7 +232,7 @@ def _is_loopback(host: str) -> bool:
 
 async def _json_object(request: Request) -> dict[str, Any] | Response:
     try:
-        raw = await read_body(request)
+        raw = await _read_body(request)
         data = load_json(raw) if raw.strip() else {}
     except OAuthError as exc:
         return _dev_error(exc.description, status=exc.status_code)
