@@ -170,7 +170,13 @@ class LogtoGuard(SecurityBase):
         The OpenAPI scheme's ``tokenUrl`` becomes ``path`` on the API itself; see
         :mod:`logto_guard._relay` for why Swagger UI cannot call Logto directly.
         """
-        add_token_relay(app, self.authenticator, path=path, transport=transport)
+        add_token_relay(
+            app,
+            token_endpoint=self.authenticator.config.token_endpoint,
+            audience=self.authenticator.config.audience,
+            path=path,
+            transport=transport,
+        )
         flows = self.model.flows  # type: ignore[attr-defined]
         flows.clientCredentials.tokenUrl = path
 

@@ -32,6 +32,7 @@ from logto_guard.dev_issuer.__main__ import describe, main, parse_args
 from logto_guard.testing import thumbprint
 
 BASE = "http://127.0.0.1:3001"
+JSON_TYPE = {"Content-Type": "application/json"}
 ISSUER = f"{BASE}/oidc"
 SHOP = "https://shopping.api"
 OTHER = "https://other.api"
@@ -749,7 +750,7 @@ async def test_dev_sign_can_use_the_previous_key(state: IssuerState) -> None:
 )
 async def test_dev_sign_rejects_bad_requests(state: IssuerState, body: bytes) -> None:
     async with http(state) as client:
-        response = await client.post("/__dev__/sign", content=body)
+        response = await client.post("/__dev__/sign", content=body, headers=JSON_TYPE)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -763,7 +764,7 @@ async def test_dev_sign_can_drop_typ(state: IssuerState) -> None:
 async def test_dev_rotate_without_body_keeps_the_algorithm(state: IssuerState) -> None:
     old = state.current_key.kid
     async with http(state) as client:
-        response = await client.post("/__dev__/rotate")
+        response = await client.post("/__dev__/rotate", headers=JSON_TYPE)
     keys = response.json()["keys"]
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/jwk-set+json"

@@ -3,15 +3,20 @@
 Flags: ``--host`` (127.0.0.1), ``--port`` (3001), ``--state-dir`` (``.logto-dev``),
 ``--issuer`` (``http://<host>:<port>/oidc``), ``--alg`` (first key of a fresh state,
 ES384), ``--config FILE`` (resources and apps, see :mod:`logto_guard.dev_issuer._config`),
-``--rotate ALG`` (rotate the signing key in the state directory and exit).
+``--rotate ALG`` (rotate the signing key in the state directory and exit),
+``--allow-remote-dev-endpoints`` (serve ``/__dev__/*``, which sign anything, on a
+non-loopback ``--host``; without it they are left out there, with a warning).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import sys
 from collections.abc import Sequence
+
+from starlette.applications import Starlette
 
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._config import open_issuer
@@ -38,7 +43,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rotate", metavar="ALG", choices=SUPPORTED_ALGS, help="rotate the signing key and exit"
     )
+    parser.add_argument(
+        "--allow-remote-dev-endpoints",
+        action="store_true",
+        help="serve /__dev__/* (they sign anything) on a non-loopback --host too",
+    )
     return parser.parse_args(argv)
+
+
+def is_loopback_bind(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def dev_endpoints_warning(host: str, *, allowed: bool) -> str | None:
+    """The start-up warning for ``/__dev__/*`` on a non-loopback bind, if any."""
+    if is_loopback_bind(host):
+        return None
+    if allowed:
+        return (
+            f"warning: --host {host} with --allow-remote-dev-endpoints: /__dev__/* (which "
+            "sign arbitrary tokens) answer requests whose Host is the issuer's host"
+        )
+    return (
+        f"warning: --host {host} is not loopback: /__dev__/* are not served "
+        "(pass --allow-remote-dev-endpoints to serve them)"
+    )
 
 
 def describe(state: IssuerState) -> str:
@@ -49,6 +84,13 @@ def describe(state: IssuerState) -> str:
     if not state.apps:
         lines.append("  no apps yet: pass --config FILE to declare resources and apps")
     return "\n".join(lines)
+
+
+def serving_app(args: argparse.Namespace, state: IssuerState) -> tuple[Starlette, str | None]:
+    """The app to serve for the parsed command line, and the warning to print, if any."""
+    dev_endpoints = is_loopback_bind(args.host) or args.allow_remote_dev_endpoints
+    warning = dev_endpoints_warning(args.host, allowed=args.allow_remote_dev_endpoints)
+    return create_app(state, dev_endpoints=dev_endpoints), warning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,10 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(describe(state), flush=True)
+    app, warning = serving_app(args, state)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     assert uvicorn is not None
     # uvicorn handles SIGINT itself; the suppress covers a Ctrl-C during start-up.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -11,6 +11,17 @@ integration tests rotate keys and sign arbitrary tokens (expired, foreign audien
   (``{"typ": null}`` removes ``typ``), ``key`` picks the current (default), previous or
   next key.
 
+They sign anything, so a web page visited while the issuer runs must not reach them
+(CSRF, DNS rebinding): each requires ``Content-Type: application/json`` (which a
+cross-site form or "simple" fetch cannot send), a ``Host`` that is loopback
+(``127.0.0.0/8``, ``localhost``, ``[::1]``) or the issuer's own host, and no ``Origin``
+other than the request's own. ``create_app(state, dev_endpoints=False)`` leaves them out
+(the CLI does so on a non-loopback bind unless ``--allow-remote-dev-endpoints``).
+
+Request bodies (``/oidc/token`` and ``/__dev__/*``) are read up to ``MAX_BODY_BYTES``
+(Content-Length first, then the stream) and JSON nested deeper than ``MAX_JSON_DEPTH`` is
+refused before parsing: both answer ``invalid_request``, never 500.
+
 ``GET /api/applications`` is a tiny Management-API stand-in guarded by logto_guard (see
 :mod:`logto_guard.dev_issuer._management`).
 """
@@ -18,6 +29,7 @@ integration tests rotate keys and sign arbitrary tokens (expired, foreign audien
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,14 +45,16 @@ from logto_guard.dev_issuer._errors import OAuthError
 from logto_guard.dev_issuer._management import ManagementStandIn
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._state import IssuerState
-from logto_guard.dev_issuer._token import parse_body, token_response
+from logto_guard.dev_issuer._token import MAX_BODY_BYTES, load_json, parse_body, token_response
 from logto_guard.testing import LOGTO_JWKS_CACHE_CONTROL
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def create_app(state: IssuerState) -> Starlette:
+def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
     """Build the ASGI app serving ``state``; routes live under the issuer's path (``/oidc``).
+
+    ``dev_endpoints=False`` leaves out ``/__dev__/*`` (see the module docstring).
 
     The state file is re-read when another process changed it, so a ``--rotate`` run
     against the same state directory is picked up by a running issuer.
@@ -80,7 +94,7 @@ def create_app(state: IssuerState) -> Starlette:
     async def token(request: Request) -> Response:
         try:
             state.reload_if_changed()
-            params = parse_body(await request.body(), request.headers.get("content-type", ""))
+            params = parse_body(await _read_body(request), request.headers.get("content-type", ""))
             body = token_response(state, params, request.headers.get("authorization"))
         except OAuthError as exc:
             return JSONResponse(
@@ -96,9 +110,12 @@ def create_app(state: IssuerState) -> Starlette:
 
     async def dev_sign(request: Request) -> Response:
         state.reload_if_changed()
+        refusal = _refuse_foreign(state, request)
+        if refusal is not None:
+            return refusal
         data = await _json_object(request)
-        if data is None:
-            return _dev_error("the body must be a JSON object")
+        if isinstance(data, Response):
+            return data
         claims, header = data.get("claims", {}), data.get("header", {})
         choice = data.get("key", "current")
         if not isinstance(claims, dict) or not isinstance(header, dict):
@@ -115,19 +132,20 @@ def create_app(state: IssuerState) -> Starlette:
             return _dev_error(f"cannot sign: {exc}")
         return JSONResponse({"token": signed})
 
-    management = ManagementStandIn(state)
-    app = Starlette(
-        lifespan=management.lifespan,
-        routes=[
-            Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
-            Route(f"{base}/jwks", jwks, methods=["GET"]),
-            Route(f"{base}/token", token, methods=["POST"]),
+    routes = [
+        Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
+        Route(f"{base}/jwks", jwks, methods=["GET"]),
+        Route(f"{base}/token", token, methods=["POST"]),
+    ]
+    if dev_endpoints:
+        routes += [
             Route("/__dev__/rotate", dev_rotate, methods=["POST"]),
             Route("/__dev__/stage", dev_stage, methods=["POST"]),
             Route("/__dev__/sign", dev_sign, methods=["POST"]),
-            Route("/api/applications", management.applications, methods=["GET"]),
-        ],
-    )
+        ]
+    management = ManagementStandIn(state)
+    routes.append(Route("/api/applications", management.applications, methods=["GET"]))
+    app = Starlette(routes=routes, lifespan=management.lifespan)
     return app
 
 
@@ -142,9 +160,12 @@ def _jwks_response(state: IssuerState, request: Request) -> Response:
 
 async def _change_keys(state: IssuerState, request: Request, *, stage: bool) -> Response:
     state.reload_if_changed()
+    refusal = _refuse_foreign(state, request)
+    if refusal is not None:
+        return refusal
     data = await _json_object(request)
-    if data is None:
-        return _dev_error("the body must be a JSON object")
+    if isinstance(data, Response):
+        return data
     alg = data.get("alg")
     if alg is not None and alg not in SUPPORTED_ALGS:
         return _dev_error(f"alg must be one of {', '.join(SUPPORTED_ALGS)}")
@@ -157,16 +178,70 @@ async def _change_keys(state: IssuerState, request: Request, *, stage: bool) -> 
     return _jwks_response(state, request)
 
 
-async def _json_object(request: Request) -> dict[str, Any] | None:
-    raw = await request.body()
+async def _read_body(request: Request) -> bytes:
+    """The request body, at most ``MAX_BODY_BYTES`` (checked before and while reading).
+
+    Raises:
+        OAuthError: 413 invalid_request for a larger body.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise OAuthError("invalid_request", "request body too large", status_code=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise OAuthError("invalid_request", "request body too large", status_code=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_foreign(state: IssuerState, request: Request) -> Response | None:
+    """Refuse a ``/__dev__`` request a web page could have sent (module docstring)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        return _dev_error("Content-Type must be application/json", status=415)
+    host = _hostname(request.headers.get("host", ""))
+    if host is None or not (_is_loopback(host) or host == urlsplit(state.issuer).hostname):
+        return _dev_error("Host must be loopback or the issuer's host", status=403)
+    origin = request.headers.get("origin")
+    if origin is not None:
+        scheme, _, netloc = origin.strip().lower().partition("://")
+        if scheme not in ("http", "https") or netloc != request.headers.get("host", "").lower():
+            return _dev_error("cross-origin requests are refused", status=403)
+    return None
+
+
+def _hostname(netloc: str) -> str | None:
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        parts = urlsplit(f"//{netloc.strip()}")
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
     except ValueError:
         return None
-    return data if isinstance(data, dict) else None
+    return parts.hostname or None
 
 
-def _dev_error(description: str) -> Response:
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _json_object(request: Request) -> dict[str, Any] | Response:
+    try:
+        raw = await _read_body(request)
+        data = load_json(raw) if raw.strip() else {}
+    except OAuthError as exc:
+        return _dev_error(exc.description, status=exc.status_code)
+    except ValueError:
+        return _dev_error("the body must be a JSON object")
+    return data if isinstance(data, dict) else _dev_error("the body must be a JSON object")
+
+
+def _dev_error(description: str, *, status: int = 400) -> Response:
     return JSONResponse(
-        {"error": "invalid_request", "error_description": description}, status_code=400
+        {"error": "invalid_request", "error_description": description}, status_code=status
     )

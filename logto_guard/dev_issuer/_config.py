@@ -17,6 +17,10 @@ Config file format (every section optional)::
 
 Apps are matched by ``name``: an existing app keeps its App ID and Secret and gets the
 declared grants. An app may pin ``"app_id"`` and ``"app_secret"`` (used when created).
+
+The whole config is type-checked before anything is applied or written: a wrong type or
+an unknown field is a ``ValueError`` naming the field (``apps[0].app_secret``), and the
+state is left as it was.
 """
 
 from __future__ import annotations
@@ -49,12 +53,74 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+_SECTIONS = frozenset({"resources", "apps"})
+_RESOURCE_FIELDS = frozenset({"scopes", "access_token_ttl"})
+_APP_FIELDS = frozenset({"name", "app_id", "app_secret", "grants", "organizations"})
+
+
+def validate_config(config: Mapping[str, Any]) -> None:
+    """Check every field's type (module docstring) without touching any state.
+
+    Raises:
+        ValueError: ``invalid dev issuer config: <field> ...`` for the first bad field.
+    """
+    _known(config, _SECTIONS, "config")
+    resources = config.get("resources", {})
+    _expect(isinstance(resources, dict), "resources", "an object")
+    for indicator, spec in resources.items():
+        where = f"resources[{indicator!r}]"
+        _expect(isinstance(spec, dict), where, "an object")
+        _known(spec, _RESOURCE_FIELDS, where)
+        _string_list(spec.get("scopes", []), f"{where}.scopes")
+        ttl = spec.get("access_token_ttl", DEFAULT_TTL)
+        _expect(type(ttl) is int and ttl > 0, f"{where}.access_token_ttl", "a positive integer")
+    apps = config.get("apps", [])
+    _expect(isinstance(apps, list), "apps", "a list")
+    for index, spec in enumerate(apps):
+        where = f"apps[{index}]"
+        _expect(isinstance(spec, dict), where, "an object")
+        _known(spec, _APP_FIELDS, where)
+        _expect(isinstance(spec.get("name"), str) and spec["name"], f"{where}.name", "a string")
+        for name in ("app_id", "app_secret"):
+            value = spec.get(name)
+            _expect(
+                value is None or (isinstance(value, str) and value), f"{where}.{name}", "a string"
+            )
+        grants = spec.get("grants") or {}
+        _expect(isinstance(grants, dict), f"{where}.grants", "an object")
+        for indicator, scopes in grants.items():
+            _string_list(scopes, f"{where}.grants[{indicator!r}]")
+        organizations = spec.get("organizations") or {}
+        _expect(isinstance(organizations, dict), f"{where}.organizations", "an object")
+        for org, org_grants in organizations.items():
+            _expect(isinstance(org_grants, dict), f"{where}.organizations[{org!r}]", "an object")
+            for indicator, scopes in org_grants.items():
+                _string_list(scopes, f"{where}.organizations[{org!r}][{indicator!r}]")
+
+
+def _expect(ok: object, field: str, what: str) -> None:
+    if not ok:
+        raise ValueError(f"invalid dev issuer config: {field} must be {what}")
+
+
+def _known(spec: Mapping[str, Any], fields: frozenset[str], where: str) -> None:
+    unknown = sorted(str(name) for name in spec if name not in fields)
+    if unknown:
+        raise ValueError(f"invalid dev issuer config: unknown field {unknown[0]!r} in {where}")
+
+
+def _string_list(value: object, field: str) -> None:
+    ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    _expect(ok, field, "a list of strings")
+
+
 def apply_config(state: IssuerState, config: Mapping[str, Any]) -> None:
     """Declare the config's resources and apps in ``state`` (idempotent).
 
     Raises:
-        ValueError: a malformed entry, unknown resource or undefined scope.
+        ValueError: a malformed entry (nothing applied), unknown resource or undefined scope.
     """
+    validate_config(config)
     try:
         for indicator, spec in dict(config.get("resources", {})).items():
             ttl = spec.get("access_token_ttl", DEFAULT_TTL)
@@ -98,9 +164,12 @@ def open_issuer(
         StateError: the state file is corrupt.
         ValueError: the config is invalid.
     """
+    if config is not None:  # read and check it before the state is opened or created
+        config = config if isinstance(config, Mapping) else load_config(config)
+        validate_config(config)
     state = IssuerState.open(state_dir, issuer=issuer, alg=alg)
     if config is not None:
-        apply_config(state, config if isinstance(config, Mapping) else load_config(config))
+        apply_config(state, config)
     return state
 
 

@@ -25,6 +25,38 @@ Params = dict[str, list[str]]
 # tolerated like node-oidc-provider does.
 _SCOPE_CHARS = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 _MULTI_VALUED = frozenset({"resource"})
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+
+
+def load_json(raw: bytes | str) -> Any:
+    """``json.loads`` after refusing nesting deeper than ``MAX_JSON_DEPTH``.
+
+    The standard parser recurses once per level: a body of 100,000 ``[`` raises
+    ``RecursionError``. Counting brackets outside strings first keeps that a client error.
+
+    Raises:
+        ValueError: not JSON, not UTF-8, or nested too deeply.
+    """
+    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+    return json.loads(text)
 
 
 def parse_body(body: bytes, content_type: str) -> Params:
@@ -36,7 +68,7 @@ def parse_body(body: bytes, content_type: str) -> Params:
     try:
         text = body.decode("utf-8")
         if content_type.split(";")[0].strip().lower() == "application/json":
-            return _json_params(json.loads(text) if text.strip() else {})
+            return _json_params(load_json(text) if text.strip() else {})
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=256)
     except (UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_request", "could not parse the request body") from exc
