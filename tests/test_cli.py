@@ -633,3 +633,45 @@ def test_unreachable_token_endpoint_exits_2() -> None:
     )
     assert run.status == 2
     assert run.err.startswith("network_error: POST http://127.0.0.1:3001/oidc/token failed")
+
+
+def token_answering(body: dict[str, object], status: int = 200) -> Run:
+    """``logto-guard token --json`` against a token endpoint answering ``body``."""
+    return _run(
+        ["token", "--endpoint", ISSUER_BASE, "--app-id", APP_ID, "--resource", SHOP, "--json"],
+        secrets=(APP_SECRET,),
+        environ={"LOGTO_APP_SECRET": APP_SECRET},
+        http_client=httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+        ),
+    )
+
+
+def test_token_endpoint_words_are_escaped_not_replayed_to_the_terminal() -> None:
+    """A hostile token endpoint cannot drive the terminal (ESC, BEL, newline)."""
+    run = token_answering(
+        {"error": "invalid_client\x1b[2J", "error_description": "bad\x07\nFAKE: ok"}, 401
+    )
+    assert run.status == 1
+    assert "\x1b" not in run.err and "\x07" not in run.err
+    assert run.err.count("\n") == 1 and "\\u001b[2J" in run.err
+
+
+def test_an_astronomical_expires_in_does_not_crash_json_output() -> None:
+    token = "a.b.c"
+    run = token_answering({"access_token": token, "token_type": "Bearer", "expires_in": 1e300})
+    assert run.status == 0, run.err
+    answer = json.loads(run.out)
+    assert answer["expires_in"] == 1e300 and answer["expires_at"] is None
+
+
+def test_jwks_kids_are_escaped_in_the_report(logto: FakeLogto, clock: FakeClock) -> None:
+    hostile = {"keys": [{**logto.jwks()["keys"][0], "kid": "k\x1b]0;owned\x07"}]}
+    token = logto.token(kid=logto.signing_kid, headers={"kid": "other"})
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=hostile))
+    )
+    argv = ["inspect", token, "--endpoint", logto.endpoint, "--audience", logto.audience]
+    run = _run(argv, http_client=client, clock=clock)
+    assert "\x1b" not in run.out and "\x07" not in run.out
+    assert "published: " in run.line("kid") and "\\u001b" in run.line("kid")

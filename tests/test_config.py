@@ -118,3 +118,9 @@ def test_trailing_slash_matching_is_off_by_default_and_explicit() -> None:
     }
     both = GuardConfig(**BASE | {"audience": "https://mcp.example.com/"}, match_trailing_slash=True)
     assert both.audiences == {"https://mcp.example.com", "https://mcp.example.com/"}
+
+
+def test_stale_keys_serve_an_outage_for_an_hour_by_default() -> None:
+    """SECURITY.md ("Stale keys during an outage") defends 1 h; it was 24 h."""
+    assert GuardConfig(**BASE).jwks_stale_if_error == 3600
+    assert GuardConfig(**BASE, jwks_stale_if_error=0).jwks_stale_if_error == 0
