@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Flags for the demo: make demo ARGS="--port 8001 --issuer-port 3002"
+ARGS ?=
+
 demo: $(STAMP)
-	$(BIN)/python -m demo_api
+	$(BIN)/python -m demo_api $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

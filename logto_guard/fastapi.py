@@ -22,13 +22,17 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlows
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from starlette.routing import Route
 
 from ._authenticator import Authenticator
 from ._identity import AuthInfo
+from ._openapi import document_guard, used_scopes
 from ._relay import add_token_relay
 from ._rfc6750 import Refusal
 
@@ -147,16 +151,67 @@ class LogtoGuard(SecurityBase):
         return GuardHTTPException(refusal)
 
     def install(self, app: FastAPI) -> None:
-        """Register the RFC 6750 error handler and complete the OpenAPI scope list on ``app``."""
+        """Register the RFC 6750 error handler on ``app`` and complete its OpenAPI: the
+        scheme lists every scope routes use; guarded operations declare 400, 401, 403 and
+        503 with the error body's schema."""
         app.add_exception_handler(GuardHTTPException, guard_exception_handler)
         generate = app.openapi
 
         def openapi() -> dict[str, Any]:
             if app.openapi_schema is None:
-                self._document_used_scopes(generate())
+                document_guard(generate(), self.scheme_name)
             return generate()
 
         app.openapi = openapi  # type: ignore[method-assign]
+
+    def add_swagger_login(
+        self,
+        app: FastAPI,
+        *,
+        swagger_js_url: str | None = None,
+        swagger_css_url: str | None = None,
+        relay_path: str = "/docs/oauth2/token",
+    ) -> None:
+        """Make Swagger UI's **Authorize** work against Logto, with every scope the routes
+        use pre-selected: the token relay (:meth:`add_token_relay`) plus ``app``'s docs
+        page (``app.docs_url``) asking for those scopes. Call after :meth:`install`.
+
+        ``swagger_js_url`` / ``swagger_css_url`` replace FastAPI's CDN assets (serve them
+        yourself for offline docs). The relay is a development and docs aid: in production
+        leave it out, with ``/docs``.
+        """
+        self.add_token_relay(app, relay_path)
+        docs_url = app.docs_url
+        if docs_url is None:
+            return
+        assets = {
+            name: value
+            for name, value in (
+                ("swagger_js_url", swagger_js_url),
+                ("swagger_css_url", swagger_css_url),
+            )
+            if value is not None
+        }
+
+        async def docs(request: Request) -> HTMLResponse:
+            root = request.scope.get("root_path", "").rstrip("/")
+            scopes = used_scopes(app.openapi(), self.scheme_name)
+            redirect = app.swagger_ui_oauth2_redirect_url
+            return get_swagger_ui_html(
+                openapi_url=root + (app.openapi_url or "/openapi.json"),
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=root + redirect if redirect else None,
+                init_oauth={**(app.swagger_ui_init_oauth or {}), "scopes": " ".join(scopes)},
+                swagger_ui_parameters=app.swagger_ui_parameters,
+                **assets,
+            )
+
+        app.router.routes[:] = [
+            route
+            for route in app.router.routes
+            if not (isinstance(route, APIRoute | Route) and route.path == docs_url)
+        ]
+        app.add_api_route(docs_url, docs, methods=["GET"], include_in_schema=False)
 
     def add_token_relay(
         self,
@@ -179,18 +234,6 @@ class LogtoGuard(SecurityBase):
         )
         flows = self.model.flows  # type: ignore[attr-defined]
         flows.clientCredentials.tokenUrl = path
-
-    def _document_used_scopes(self, schema: dict[str, Any]) -> None:
-        used: dict[str, None] = {}
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                for requirement in operation.get("security", []):
-                    used.update(dict.fromkeys(requirement.get(self.scheme_name, [])))
-        scheme = schema.get("components", {}).get("securitySchemes", {}).get(self.scheme_name)
-        if scheme is not None:
-            documented = scheme["flows"]["clientCredentials"].setdefault("scopes", {})
-            for scope in used:
-                documented.setdefault(scope, scope)
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client the guard created (call on application shutdown)."""

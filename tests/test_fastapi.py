@@ -260,3 +260,42 @@ async def test_scopes_are_checked_per_route_on_a_cached_token(
     assert (await client.get("/products", headers=bearer(token))).status_code == 200
     assert (await client.post("/products", headers=bearer(token))).status_code == 403
     assert (await client.get("/products", headers=bearer(token))).status_code == 200
+
+
+async def test_guarded_operations_declare_their_refusals(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    reference = {"$ref": "#/components/schemas/LogtoGuardError"}
+    read = schema["paths"]["/products"]["get"]["responses"]
+    assert set(read) == {"200", "400", "401", "403", "503"}
+    for status in ("400", "401", "403", "503"):
+        assert read[status]["content"]["application/json"]["schema"] == reference
+    assert "WWW-Authenticate" in read["401"]["headers"]
+    assert "Retry-After" in read["503"]["headers"]
+    assert set(schema["paths"]["/health"]["get"]["responses"]) == {"200"}
+    error = schema["components"]["schemas"]["LogtoGuardError"]
+    assert error["required"] == ["detail"] and set(error["properties"]) == {"detail", "error"}
+
+
+async def test_swagger_login_preselects_every_scope_and_relays(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """One call gives a user's app what the demo has: a relay and pre-selected scopes."""
+    app = build_app(logto, clock)
+    guard = next(
+        dependency.call
+        for route in app.routes
+        if getattr(route, "path", "") == "/products"
+        for dependency in route.dependant.dependencies  # type: ignore[attr-defined]
+        if isinstance(dependency.call, LogtoGuard)
+    )
+    guard.add_swagger_login(app, swagger_js_url="/static/ui.js")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        page = (await c.get("/docs")).text
+        schema = (await c.get("/openapi.json")).json()
+        relay = await c.post("/docs/oauth2/token", data={"grant_type": "password"})
+    assert '"scopes": "read:products write:products"' in page
+    assert "/static/ui.js" in page
+    flow = schema["components"]["securitySchemes"]["LogtoGuard"]["flows"]["clientCredentials"]
+    assert flow["tokenUrl"] == "/docs/oauth2/token"
+    assert relay.status_code in {400, 403, 415} and relay.json()["error"]
