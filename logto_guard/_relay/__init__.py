@@ -35,7 +35,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from ._relay_checks import (
+from ._checks import (
     NO_STORE,
     NQSCHAR,
     RelayRefusal,
@@ -44,7 +44,7 @@ from ._relay_checks import (
     checked_form,
     read_capped,
 )
-from ._relay_limits import KeyedBuckets, RateLimit, try_acquire
+from ._limits import KeyedBuckets, RateLimit, try_acquire
 
 MAX_UPSTREAM_BYTES = 64 * 1024
 DEFAULT_RELAY_TIMEOUT = 10.0
