@@ -48,9 +48,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 from ._core import Authenticator
 from ._mcp_http import ASGIApp, MCPAuthMiddleware, verify_bearer
 from ._models import AuthInfo
+from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
     "LogtoTokenVerifier",
+    "MCPAuthMiddleware",
     "MissingScopeError",
     "auth_settings",
     "require_scopes",
@@ -116,6 +118,16 @@ class LogtoTokenVerifier:
     def issuer(self) -> str:
         """The (first) accepted issuer, ``<endpoint>/oidc`` by default."""
         return self.authenticator.config.issuers[0]
+
+    @property
+    def metadata_url(self) -> str:
+        """Where the RFC 9728 metadata document for this resource lives (§3.1)."""
+        return metadata_url(self.resource_url)
+
+    @property
+    def metadata_path(self) -> str:
+        """The path part of :attr:`metadata_url`, to route it in an app."""
+        return metadata_path(self.resource_url)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """An ``AccessToken`` for a valid Logto token for this resource, else ``None``."""
