@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from logto_guard import ORGANIZATION_AUDIENCE, ConfigurationError
 from logto_guard.mcp import (
     LogtoTokenVerifier,
+    MCPAuthMiddleware,
     MissingScopeError,
     auth_settings,
     require_scopes,
@@ -324,3 +327,15 @@ def test_missing_sdk_raises_import_error_naming_the_extra(module: str, extra: st
     )
     assert result.returncode == 0, result.stderr
     assert f"pip install 'logto-guard[{extra}]'" in result.stdout
+
+
+def test_readme_example_builds_a_protected_app() -> None:
+    """The README's MCP SDK example runs as written (no request is made)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### The official MCP SDK")
+    match = re.search(r"```python\n(.*?)```", readme[start:], re.S)
+    assert match is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our README
+    assert isinstance(namespace["app"], MCPAuthMiddleware)
+    assert namespace["verifier"].resource_url == "https://shop.example.com/mcp"
