@@ -8,12 +8,13 @@ the network: logto-guard reads the JWKS through an ``httpx.MockTransport``, PyJW
 ``PyJWKClient.fetch_data`` returns the JWKS dict, FastMCP's ``JWTVerifier`` gets the
 public key as PEM.
 
-Variants (see :data:`VARIANTS`): the MCP SDK without auth, with
+Variants (see :data:`VARIANTS`): the MCP SDK without auth, with a static verifier (the
+floor of the SDK's own auth plumbing: no verification), with
 :class:`logto_guard.mcp.LogtoTokenVerifier`, the same wrapped by ``verifier.protect`` (the
 demo's setup), and with a verifier doing what Logto's Python MCP package does (PyJWT
 ``PyJWKClient.get_signing_key_from_jwt`` + ``jwt.decode`` on every request); FastMCP
-without auth, with :class:`logto_guard.fastmcp.LogtoProvider`, and with its own
-``JWTVerifier``.
+without auth, with a static verifier, with :class:`logto_guard.fastmcp.LogtoProvider`,
+and with its own ``JWTVerifier``.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ CONFIG_ENV = "BENCH_MCP_CONFIG"
 RESOURCE = "https://mcp.bench/mcp"
 VARIANTS = (
     "sdk-none",
+    "sdk-static",
     "sdk-logto",
     "sdk-logto-protect",
     "sdk-pyjwt",
     "fastmcp-none",
+    "fastmcp-static",
     "fastmcp-logto",
     "fastmcp-jwtverifier",
 )
@@ -50,6 +53,26 @@ PRODUCTS = [{"id": i, "name": f"product {i}", "price": 10.0 + i} for i in range(
 
 Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class StaticVerifier:
+    """The floor of the SDK's auth plumbing: every token maps to one prebuilt AccessToken
+    (no verification at all; what any verifier costs is on top of this)."""
+
+    def __init__(self) -> None:
+        self.access = AccessToken(
+            token="static",
+            client_id="app",
+            scopes=["read:products"],
+            expires_at=2**40,
+            resource=RESOURCE,
+            subject="app",
+            claims={"iss": ISSUER},
+        )
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """The same AccessToken for any token."""
+        return self.access
 
 
 class PyJWKVerifier:
@@ -89,13 +112,14 @@ def _sdk(variant: str, jwks: dict[str, Any]) -> tuple[ASGI, Callable[[], Any]]:
     logto: LogtoTokenVerifier | None = None
     if variant == "sdk-none":
         mcp = MCPServer("bench")
-    elif variant == "sdk-pyjwt":
+    elif variant in {"sdk-pyjwt", "sdk-static"}:
         settings = AuthSettings(
             issuer_url=ISSUER,  # type: ignore[arg-type]
             resource_server_url=RESOURCE,  # type: ignore[arg-type]
             validate_token_resource=True,
         )
-        mcp = MCPServer("bench", token_verifier=PyJWKVerifier(jwks), auth=settings)
+        other = PyJWKVerifier(jwks) if variant == "sdk-pyjwt" else StaticVerifier()
+        mcp = MCPServer("bench", token_verifier=other, auth=settings)
     else:
         logto = LogtoTokenVerifier(
             endpoint=ENDPOINT, audience=RESOURCE, http_client=jwks_http_client(jwks)
@@ -129,6 +153,24 @@ def _fastmcp(variant: str, jwks: dict[str, Any]) -> tuple[ASGI, Callable[[], Any
             audience=RESOURCE,
             http_client=jwks_http_client(jwks),
         )
+    elif variant == "fastmcp-static":
+        from fastmcp.server.auth import AccessToken as FastMCPAccessToken
+        from fastmcp.server.auth import TokenVerifier
+
+        class Static(TokenVerifier):
+            async def verify_token(self, token: str) -> FastMCPAccessToken | None:
+                return fixed
+
+        fixed = FastMCPAccessToken(
+            token="static",
+            client_id="app",
+            scopes=["read:products"],
+            expires_at=2**40,
+            resource=RESOURCE,
+            subject="app",
+            claims={"iss": ISSUER},
+        )
+        auth = Static()
     elif variant == "fastmcp-jwtverifier":
         public = jwt.PyJWK(jwks["keys"][0]).key
         pem = public.public_bytes(

@@ -42,10 +42,12 @@ BODY = json.dumps(
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 LABELS = {
     "sdk-none": "MCP SDK, no auth",
+    "sdk-static": "MCP SDK + static verifier (auth plumbing only)",
     "sdk-logto": "MCP SDK + logto_guard LogtoTokenVerifier",
     "sdk-logto-protect": "MCP SDK + LogtoTokenVerifier + protect()",
     "sdk-pyjwt": "MCP SDK + PyJWKClient/jwt.decode (Logto pkg)",
     "fastmcp-none": "FastMCP, no auth",
+    "fastmcp-static": "FastMCP + static verifier (plumbing only)",
     "fastmcp-logto": "FastMCP + logto_guard LogtoProvider",
     "fastmcp-jwtverifier": "FastMCP + its JWTVerifier",
 }
@@ -118,6 +120,8 @@ def check_variants(server: Server, token: str) -> None:
                 raise RuntimeError(f"{variant}: {ok.status_code} {ok.text[:300]}")
             bare = client.post(url, content=BODY, headers=HEADERS)
             expected = 200 if variant.endswith("-none") else 401
+            if variant.endswith("-static"):
+                continue  # accepts anything that looks like a bearer token, refuses none
             if bare.status_code != expected:
                 raise RuntimeError(f"{variant} without token: {bare.status_code}, not {expected}")
 
@@ -205,6 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 goal,
             ),
             Ratio("SDK + PyJWKClient/jwt.decode / SDK", rates["sdk-pyjwt"], rates["sdk-none"]),
+            Ratio("SDK + static verifier / SDK", rates["sdk-static"], rates["sdk-none"]),
+            Ratio(
+                "SDK + LogtoTokenVerifier / static verifier",
+                rates["sdk-logto"],
+                rates["sdk-static"],
+            ),
             Ratio(
                 "FastMCP + LogtoProvider / FastMCP",
                 rates["fastmcp-logto"],
@@ -216,6 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "FastMCP + JWTVerifier / FastMCP",
                 rates["fastmcp-jwtverifier"],
                 rates["fastmcp-none"],
+            ),
+            Ratio(
+                "FastMCP + static verifier / FastMCP",
+                rates["fastmcp-static"],
+                rates["fastmcp-none"],
+            ),
+            Ratio(
+                "FastMCP + LogtoProvider / static verifier",
+                rates["fastmcp-logto"],
+                rates["fastmcp-static"],
             ),
         ]
     )
