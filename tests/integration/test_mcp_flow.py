@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager
@@ -256,3 +257,26 @@ def test_new_tokens_work_after_a_key_rotation_without_restart(server: Server) ->
     wait_until(accepted, timeout=5, interval=0.1)
     assert session(server, after, "list_products").is_error is False
     assert session(server, before, "list_products").is_error is False
+
+
+def test_demo_client_calls_the_tools(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m demo_api.client mcp-tools|mcp-call`` against the demo (SDK server)."""
+    if server.kind != "sdk-demo":
+        pytest.skip("the demo client talks to the demo")
+    from demo_api import client
+
+    port = server.issuer_url.rsplit(":", 1)[1]
+    common = ["--state-dir", str(tmp_path / "issuer"), "--issuer-port", port]
+    env = {"SHOPPING_API_URL": server.resource.removesuffix("/mcp")}
+    assert client.main([*common, "mcp-tools"], environ=env) == 0
+    assert {tool["name"] for tool in json.loads(capsys.readouterr().out)} == TOOLS
+    arguments = json.dumps({"name": "Oolong", "price": 7.25})
+    assert client.main([*common, "mcp-call", "create_product", arguments], environ=env) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["structuredContent"]["name"] == "Oolong"
+    reader = [*common, "--as", "reader", "mcp-call", "delete_product", '{"product_id": 1}']
+    refused = client.main(reader, environ=env)
+    assert refused == 1
+    assert "write:products" in json.loads(capsys.readouterr().out)["error"]
