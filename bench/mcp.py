@@ -25,9 +25,9 @@ from pathlib import Path
 
 import httpx
 
-from logto_guard._keys import sign
+from logto_guard.testing import FakeLogto
 
-from ._common import Issuer, Ratio, median, print_ratios, print_table, rotated
+from ._common import ENDPOINT, Ratio, median, print_ratios, print_table, rotated
 from ._mcp_app import CONFIG_ENV, RESOURCE, VARIANTS
 from .e2e import LoadResult, Server, python_load
 
@@ -143,9 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--loadgen wrk: wrk is not on PATH")
 
     print("== mcp: tools/call under uvicorn (1 worker, h11), stateless JSON, one ES384 token ==")
-    issuer = Issuer.generate("ES384")
-    claims = {**issuer.claims(), "aud": RESOURCE}
-    token = sign(claims, issuer.key, alg="ES384", kid=issuer.kid)
+    tenant = FakeLogto(endpoint=ENDPOINT, audience=RESOURCE, alg="ES384")
+    token = tenant.token(scopes=["read:products"])
     samples: dict[str, list[LoadResult]] = {name: [] for name in VARIANTS}
     with tempfile.TemporaryDirectory(prefix="logto-guard-bench-mcp-") as tmp:
         workdir = Path(tmp)
@@ -156,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" server and load generator share {os.cpu_count()} CPU cores"
         )
         config_path = workdir / "config.json"
-        config_path.write_text(json.dumps({"jwks": issuer.jwks()}))
+        config_path.write_text(json.dumps({"jwks": tenant.jwks()}))
         server = Server(
             config_path,
             workdir / "uvicorn.log",
