@@ -1,7 +1,8 @@
 """Run the benchmarks in sequence: ``python -m bench [--quick] [--only NAME ...]``.
 
-micro (validations/s), overhead (the guard's warm path over a no-op
-scheme, in process), e2e (requests/s under uvicorn), memory (RSS by cache size); see
+micro (validations/s), overhead (the guard's warm path over a no-op scheme, in
+process), e2e (requests/s under uvicorn), memory (RSS by cache size), mcp (tools/call/s
+of MCP SDK and FastMCP servers, without auth and with verifiers); see
 each module's docstring for what it measures. ``--quick`` is a short smoke run.
 """
 
@@ -11,13 +12,14 @@ import argparse
 import time
 from collections.abc import Callable, Sequence
 
-from . import e2e, memory, micro, overhead
+from . import e2e, mcp, memory, micro, overhead
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "micro": micro.main,
     "overhead": overhead.main,
     "e2e": e2e.main,
     "memory": memory.main,
+    "mcp": mcp.main,
 }
 
 
@@ -47,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if index:
             print()
         extra = ["--quick"] if args.quick else []
-        if name == "e2e":
+        if name in {"e2e", "mcp"}:
             extra += ["--loadgen", args.loadgen]
         started = time.perf_counter()
         status = max(status, BENCHMARKS[name](extra))

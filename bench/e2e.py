@@ -149,9 +149,18 @@ class TokenCursor:
 class Server:
     """The benchmark app in a uvicorn subprocess on 127.0.0.1."""
 
-    def __init__(self, config_path: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        log_path: Path,
+        *,
+        factory: str = "bench._e2e_app:create",
+        config_env: str = CONFIG_ENV,
+    ) -> None:
         self.config_path = config_path
         self.log_path = log_path
+        self.factory = factory
+        self.config_env = config_env
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -163,7 +172,7 @@ class Server:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bench._e2e_app:create",
+                self.factory,
                 "--factory",
                 "--host",
                 "127.0.0.1",
@@ -173,7 +182,7 @@ class Server:
                 "warning",
                 "--no-access-log",
             ]
-            env = {**os.environ, CONFIG_ENV: str(self.config_path)}
+            env = {**os.environ, self.config_env: str(self.config_path)}
             with self.log_path.open("wb") as log:
                 self.process = subprocess.Popen(
                     command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -267,9 +276,10 @@ async def _python_worker(
             writer.close()
 
 
-async def _python_load_async(
+async def python_load(
     port: int, next_request: Callable[[], bytes], connections: int, seconds: float
 ) -> LoadResult:
+    """``connections`` keep-alive loops sending ``next_request()`` for ``seconds``."""
     loop = asyncio.get_running_loop()
     tally = [0, 0]  # responses, failures (non-2xx or broken connections)
     start = loop.time()
@@ -313,7 +323,7 @@ class PythonLoad:
             def next_request() -> bytes:
                 return fixed
 
-        return asyncio.run(_python_load_async(port, next_request, self.connections, seconds))
+        return asyncio.run(python_load(port, next_request, self.connections, seconds))
 
 
 class WrkLoad:

@@ -57,14 +57,24 @@ def _server(app: Any, *, log_level: str = "info") -> Any:
     return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
 
 
-def register_apps(state: IssuerState, audience: str) -> None:
-    """The demo's resource and its two M2M apps (idempotent across restarts)."""
-    state.add_resource(audience, list(SCOPES))
-    state.ensure_app(READER, grants={audience: ["read:products"]})
-    state.ensure_app(WRITER, grants={audience: ["read:products", "write:products"]})
+def register_apps(state: IssuerState, audience: str, mcp_resource: str | None = None) -> None:
+    """The demo's resources (the REST API and, when given, the MCP endpoint) and its two
+    M2M apps, granted their scopes on each (idempotent across restarts)."""
+    resources = [audience] + ([mcp_resource] if mcp_resource else [])
+    for resource in resources:
+        state.add_resource(resource, list(SCOPES))
+    state.ensure_app(READER, grants={r: ["read:products"] for r in resources})
+    state.ensure_app(WRITER, grants={r: ["read:products", "write:products"] for r in resources})
 
 
-def instructions(state: IssuerState, *, api_url: str, audience: str, endpoint: str) -> str:
+def instructions(
+    state: IssuerState,
+    *,
+    api_url: str,
+    audience: str,
+    endpoint: str,
+    mcp_resource: str | None = None,
+) -> str:
     """The banner: credentials, then curl lines that work when pasted into a shell."""
     lines = [
         "",
@@ -98,24 +108,50 @@ def instructions(state: IssuerState, *, api_url: str, audience: str, endpoint: s
         f'curl -s -X POST {api_url}/products -H "Authorization: Bearer $TOKEN"'
         f" -H 'Content-Type: application/json' -d {product}",
         f'curl -s {api_url}/products -H "Authorization: Bearer $TOKEN"',
-        "",
-        "Press Ctrl-C to stop.",
     ]
+    if mcp_resource:
+        lines += mcp_instructions(endpoint=endpoint, basic=basic, mcp_resource=mcp_resource)
+    lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
+
+
+def mcp_instructions(*, endpoint: str, basic: str, mcp_resource: str) -> list[str]:
+    """Banner lines for the MCP endpoint: a token for its resource, then a client snippet."""
+    return [
+        "",
+        f"MCP server (streamable HTTP): {mcp_resource}   resource indicator: {mcp_resource}",
+        "# 3. A token for the MCP resource (resource= is the MCP endpoint's URL):",
+        f"MCP_TOKEN=$(curl -s -X POST {endpoint}/oidc/token -H 'Authorization: Basic {basic}'"
+        f" --data-urlencode grant_type=client_credentials --data-urlencode resource={mcp_resource}"
+        " --data-urlencode 'scope=read:products write:products'"
+        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        "# 4. Call the tools from Python (or: python -m demo_api.client mcp-tools):",
+        "#   import anyio, httpx2, os",
+        "#   from mcp import ClientSession",
+        "#   from mcp.client.streamable_http import streamable_http_client",
+        "#   async def main():",
+        '#       auth = {"Authorization": "Bearer " + os.environ["MCP_TOKEN"]}',
+        "#       async with httpx2.AsyncClient(headers=auth) as http, streamable_http_client(",
+        f'#               "{mcp_resource}", http_client=http) as (read, write), \\',
+        "#               ClientSession(read, write) as session:",
+        "#           await session.initialize()",
+        '#           print(await session.call_tool("list_products", {}))',
+        "#   anyio.run(main)",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = parse_args(argv)
-    settings = Settings.from_env(db_path=args.db)
+    settings = Settings.from_env(db_path=args.db).with_mcp_default(args.port)
     issuer_thread: threading.Thread | None = None
     issuer_server: Any = None
     state: IssuerState | None = None
     if settings.endpoint is None:
         endpoint = f"http://127.0.0.1:{args.issuer_port}"
-        settings = Settings.from_env(endpoint=endpoint, db_path=args.db)
+        settings = Settings.from_env(endpoint=endpoint, db_path=args.db).with_mcp_default(args.port)
         state = open_issuer(args.state_dir, issuer=f"{endpoint}/oidc")
-        register_apps(state, settings.audience)
+        register_apps(state, settings.audience, settings.mcp_resource)
         issuer_sock = _bind("127.0.0.1", args.issuer_port, "dev issuer")
         issuer_server = _server(create_issuer_app(state), log_level="warning")
         issuer_thread = threading.Thread(
@@ -130,10 +166,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if state is not None:
         assert settings.endpoint is not None
         banner = instructions(
-            state, api_url=api_url, audience=settings.audience, endpoint=settings.endpoint
+            state,
+            api_url=api_url,
+            audience=settings.audience,
+            endpoint=settings.endpoint,
+            mcp_resource=settings.mcp_resource,
         )
     else:
-        banner = f"Shopping API on {api_url}, trusting {settings.endpoint} for {settings.audience}"
+        banner = (
+            f"Shopping API on {api_url}, trusting {settings.endpoint} for {settings.audience}"
+            f"\nMCP server at {api_url}/mcp, resource indicator {settings.mcp_resource}"
+            " (create an API resource with exactly this indicator in the Logto Console)"
+        )
     servers = [api_server] + ([issuer_server] if issuer_server is not None else [])
 
     def announce() -> None:

@@ -13,10 +13,13 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.routing import Route
 
 from logto_guard import AuthInfo, LogtoGuard
+from logto_guard.mcp import LogtoTokenVerifier
 
-from .settings import Settings
+from .mcp_server import MCP_PATH, create_mcp_server, mcp_app
+from .settings import Settings, mcp_default
 from .store import Product, ProductStore
 
 SCOPES = {
@@ -88,25 +91,54 @@ def _add_docs(app: FastAPI) -> None:
 def build_guard(settings: Settings) -> LogtoGuard:
     """The guard for ``settings`` (the endpoint must be known by now)."""
     assert settings.endpoint is not None
+    return LogtoGuard(
+        endpoint=settings.endpoint,
+        audience=settings.audience,
+        scopes=SCOPES,
+        **_tenant_options(settings),
+    )
+
+
+def build_mcp_verifier(settings: Settings) -> LogtoTokenVerifier:
+    """The MCP endpoint's verifier: same tenant, the MCP resource as audience."""
+    assert settings.endpoint is not None
+    return LogtoTokenVerifier(
+        endpoint=settings.endpoint,
+        audience=settings.mcp_resource or mcp_default(8000),
+        **_tenant_options(settings),
+    )
+
+
+def _tenant_options(settings: Settings) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if settings.issuer:
         options["issuer"] = tuple(part.strip() for part in settings.issuer.split(","))
     if settings.jwks_uri:
         options["jwks_uri"] = settings.jwks_uri
-    return LogtoGuard(
-        endpoint=settings.endpoint, audience=settings.audience, scopes=SCOPES, **options
-    )
+    return options
 
 
-def create_app(settings: Settings, *, guard: LogtoGuard | None = None) -> FastAPI:
-    """The shopping API for ``settings``; pass ``guard`` to inject one (tests)."""
+def create_app(
+    settings: Settings,
+    *,
+    guard: LogtoGuard | None = None,
+    mcp_verifier: LogtoTokenVerifier | None = None,
+) -> FastAPI:
+    """The shopping API for ``settings``; pass ``guard`` / ``mcp_verifier`` to inject
+    them (tests)."""
     guard = guard or build_guard(settings)
+    verifier = mcp_verifier or build_mcp_verifier(settings)
     store = ProductStore(settings.db_path)
+    mcp = create_mcp_server(store, verifier)
+    mcp_asgi = mcp_app(mcp, verifier)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        # The streamable-HTTP session manager only serves inside its own run().
+        async with mcp.session_manager.run():
+            yield
         await guard.aclose()
+        await verifier.aclose()
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",
@@ -121,6 +153,10 @@ def create_app(settings: Settings, *, guard: LogtoGuard | None = None) -> FastAP
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.state.store = store
     app.state.guard = guard
+    app.state.mcp = mcp
+    # MCP (streamable HTTP) at /mcp and its RFC 9728 metadata, as plain ASGI routes.
+    for path in (MCP_PATH, verifier.metadata_path):
+        app.router.routes.append(Route(path, endpoint=mcp_asgi, include_in_schema=False))
     read = Security(guard, scopes=["read:products"])
     write = Security(guard, scopes=["write:products"])
     missing = HTTPException(status.HTTP_404_NOT_FOUND, "product not found")

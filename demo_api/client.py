@@ -7,6 +7,9 @@ Usage::
     python -m demo_api.client get 1
     python -m demo_api.client update 1 --price 5
     python -m demo_api.client delete 1
+    python -m demo_api.client mcp-tools                      # MCP: list the tools
+    python -m demo_api.client mcp-call list_products
+    python -m demo_api.client mcp-call create_product '{"name": "Tea", "price": 4.5}'
 
 Credentials come from ``LOGTO_ENDPOINT`` / ``LOGTO_APP_ID`` / ``LOGTO_APP_SECRET``, or, when
 those are unset, from the dev issuer state that ``make demo`` left in ``--state-dir``
@@ -54,6 +57,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     update.add_argument("--description")
     delete = commands.add_parser("delete", help="delete a product")
     delete.add_argument("id", type=int)
+    commands.add_parser("mcp-tools", help="list the MCP server's tools")
+    call = commands.add_parser("mcp-call", help="call an MCP tool")
+    call.add_argument("tool")
+    call.add_argument("arguments", nargs="?", default="{}", help="JSON object")
     return parser.parse_args(argv)
 
 
@@ -96,6 +103,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except StateError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.command.startswith("mcp-"):
+        from .mcp_client import run_mcp_command  # the MCP SDK is only needed here
+
+        mcp_url = settings.mcp_resource or settings.api_url.rstrip("/") + "/mcp"
+        return run_mcp_command(args, endpoint, app_id, app_secret, mcp_url)
     method, path, body = request(args)
     with LogtoM2MClient(endpoint=endpoint, app_id=app_id, app_secret=app_secret) as m2m:
         auth = m2m.auth(resource=settings.audience, scopes=SCOPES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ class Settings:
     """Where tokens come from and where products are stored.
 
     ``endpoint`` is ``None`` when ``LOGTO_ENDPOINT`` is unset: the demo then runs its own
-    dev issuer and trusts that.
+    dev issuer and trusts that. ``mcp_resource`` is the MCP endpoint's resource indicator
+    (its public URL); ``None`` means ``http://127.0.0.1:<port>/mcp``
+    (see :meth:`with_mcp_default`).
     """
 
     endpoint: str | None
@@ -22,19 +25,33 @@ class Settings:
     issuer: str | None = None
     jwks_uri: str | None = None
     db_path: str = "demo.sqlite3"
+    mcp_resource: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
-        """Read ``LOGTO_ENDPOINT``, ``LOGTO_AUDIENCE``, ``LOGTO_ISSUER``, ``LOGTO_JWKS_URI``."""
+        """Read ``LOGTO_ENDPOINT``, ``LOGTO_AUDIENCE``, ``LOGTO_ISSUER``, ``LOGTO_JWKS_URI``
+        and ``MCP_RESOURCE``."""
         env = os.environ if environ is None else environ
         values = {
             "endpoint": env.get("LOGTO_ENDPOINT") or None,
             "audience": env.get("LOGTO_AUDIENCE") or DEFAULT_AUDIENCE,
             "issuer": env.get("LOGTO_ISSUER") or None,
             "jwks_uri": env.get("LOGTO_JWKS_URI") or None,
+            "mcp_resource": env.get("MCP_RESOURCE") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def with_mcp_default(self, port: int) -> Settings:
+        """These settings with ``mcp_resource`` defaulting to ``http://127.0.0.1:<port>/mcp``."""
+        if self.mcp_resource is not None:
+            return self
+        return dataclasses.replace(self, mcp_resource=mcp_default(port))
+
+
+def mcp_default(port: int) -> str:
+    """The MCP resource indicator when ``MCP_RESOURCE`` is unset."""
+    return f"http://127.0.0.1:{port}/mcp"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,13 +67,15 @@ class ClientSettings:
     app_id: str | None = None
     app_secret: str | None = None
     audience: str = DEFAULT_AUDIENCE
+    mcp_resource: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
         """Read ``SHOPPING_API_URL``, ``LOGTO_ENDPOINT``, ``LOGTO_APP_ID``,
-        ``LOGTO_APP_SECRET`` and ``LOGTO_AUDIENCE``."""
+        ``LOGTO_APP_SECRET``, ``LOGTO_AUDIENCE`` and ``MCP_RESOURCE``."""
         env = os.environ if environ is None else environ
         return cls(
+            mcp_resource=env.get("MCP_RESOURCE") or None,
             api_url=env.get("SHOPPING_API_URL") or "http://127.0.0.1:8000",
             endpoint=env.get("LOGTO_ENDPOINT") or None,
             app_id=env.get("LOGTO_APP_ID") or None,

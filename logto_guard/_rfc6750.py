@@ -90,13 +90,13 @@ def error_headers(
     if isinstance(exc, KeysUnavailableError):
         return {"Retry-After": str(exc.retry_after)}
     params = [f"realm={_quote(realm)}"]
-    if resource_metadata is not None:  # RFC 9728 §5.1
-        params.append(f"resource_metadata={_quote(resource_metadata)}")
     if exc.error is not None:
         params.append(f"error={_quote(exc.error)}")
         params.append(f"error_description={_quote(exc.description)}")
     if isinstance(exc, InsufficientScopeError):
         params.append(f"scope={_quote(' '.join(exc.required_scopes))}")
+    if resource_metadata is not None:  # RFC 9728 §5.1
+        params.append(f"resource_metadata={_quote(resource_metadata)}")
     return {"WWW-Authenticate": "Bearer " + ", ".join(params)}
 
 

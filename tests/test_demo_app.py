@@ -174,3 +174,14 @@ def test_settings_read_only_the_documented_variables() -> None:
     assert settings.audience == "https://shopping.api"
     assert settings.issuer == "https://auth.example.com/oidc"
     assert Settings.from_env({}).endpoint is None
+
+
+def test_mcp_resource_comes_from_env_or_defaults_to_the_port() -> None:
+    assert Settings.from_env({"MCP_RESOURCE": "https://shop.example/mcp"}).mcp_resource == (
+        "https://shop.example/mcp"
+    )
+    unset = Settings.from_env({})
+    assert unset.mcp_resource is None
+    assert unset.with_mcp_default(8123).mcp_resource == "http://127.0.0.1:8123/mcp"
+    given = Settings.from_env({"MCP_RESOURCE": "https://shop.example/mcp"})
+    assert given.with_mcp_default(8123).mcp_resource == "https://shop.example/mcp"

@@ -106,6 +106,26 @@ def test_demo_prints_curl_lines_that_work_and_stops_on_ctrl_c(
     created, listed = calls.stdout.replace("}[", "}\n[").splitlines()
     assert json.loads(created)["name"] == "Green tea"
     assert [p["name"] for p in json.loads(listed)] == ["Green tea"]
+    mcp_lines = process.block("# 3.")
+    assert f"resource=http://127.0.0.1:{port}/mcp" in mcp_lines
+    mcp_token = subprocess.run(
+        ["bash", "-c", mcp_lines + '\necho "$MCP_TOKEN"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    tool_call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    tool_call["params"] = {"name": "list_products", "arguments": {}}
+    answered = httpx.post(
+        f"http://127.0.0.1:{port}/mcp",
+        json=tool_call,
+        headers={
+            "Authorization": f"Bearer {mcp_token}",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    assert answered.status_code == 200, answered.text
+    assert "Green tea" in answered.text
     assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
     assert (tmp_path / "demo.sqlite3").exists() and (tmp_path / ".logto-dev").is_dir()
     process.process.send_signal(signal.SIGINT)

@@ -1,0 +1,165 @@
+"""Protect a FastMCP (4.x) server with Logto: ``FastMCP("shop", auth=LogtoProvider(...))``.
+
+Needs the ``fastmcp`` extra: ``pip install 'logto-guard[fastmcp]'`` (Python >= 3.11).
+
+Example::
+
+    from fastmcp import FastMCP
+    from fastmcp.server.auth import require_scopes
+    from logto_guard.fastmcp import LogtoProvider
+
+    auth = LogtoProvider(endpoint="https://tenant.logto.app",
+                         base_url="https://shop.example.com")   # resource: <base_url>/mcp
+    mcp = FastMCP("shop", auth=auth)
+
+    @mcp.tool(auth=require_scopes("write:products"))   # FastMCP's per-tool scopes
+    def create_product(name: str) -> str: ...
+
+Tokens are verified by logto-guard's core (JWKS policy, rotation, ``typ: at+jwt``, the
+verified-token cache); the provider serves RFC 9728 metadata naming ``<endpoint>/oidc`` and
+answers refusals on the MCP endpoint as RFC 6750 says, with ``resource_metadata``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+try:
+    from fastmcp.server.auth import AccessToken, RemoteAuthProvider, TokenVerifier
+    from pydantic import AnyHttpUrl
+    from starlette.middleware import Middleware
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess
+    raise ImportError(
+        "logto_guard.fastmcp needs FastMCP: pip install 'logto-guard[fastmcp]'"
+    ) from exc
+
+from ._authenticator import Authenticator
+from ._mcp_http import ASGIApp, MCPAuthMiddleware, Receive, Scope, Send, verify_bearer
+
+__all__ = ["LogtoProvider", "LogtoTokenVerifier"]
+
+
+class LogtoTokenVerifier(TokenVerifier):
+    """A FastMCP ``TokenVerifier`` on a logto-guard :class:`~logto_guard.Authenticator`.
+
+    Returns ``None`` for any refused token (another audience included).
+    """
+
+    def __init__(
+        self, *, authenticator: Authenticator, required_scopes: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(required_scopes=list(required_scopes or []))
+        self.authenticator = authenticator
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """FastMCP's ``AccessToken`` for a valid Logto token, else ``None``."""
+        info = await verify_bearer(self.authenticator, token)
+        if info is None:
+            return None
+        return AccessToken(
+            token=token,
+            client_id=info.client_id or info.subject,
+            scopes=sorted(info.scopes),
+            expires_at=int(info.expires_at.timestamp()),
+            resource=info.audience,
+            subject=info.subject,
+            claims=dict(info.claims),
+        )
+
+
+class LogtoProvider(RemoteAuthProvider):
+    """A FastMCP auth provider for Logto access tokens.
+
+    Args:
+        endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
+        base_url: the server's public URL; the MCP endpoint is ``<base_url><mcp path>``.
+        audience: the resource indicator tokens must carry; defaults to ``<base_url>/mcp``
+            (FastMCP's default path). Register exactly this in Logto's API resources.
+        required_scopes: scopes every MCP request needs.
+        scopes_supported: scopes advertised in the metadata (default: required_scopes).
+        tool_scopes: scopes per tool name, checked on ``tools/call`` before FastMCP sees
+            it: a shortfall is a 403 ``insufficient_scope`` with ``scope="..."`` naming
+            them (FastMCP's own ``auth=require_scopes(...)`` hides the tool instead, so
+            a caller only learns "Unknown tool").
+        authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
+        http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        base_url: str,
+        audience: str | None = None,
+        required_scopes: Sequence[str] | None = None,
+        scopes_supported: Sequence[str] | None = None,
+        tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        authenticator: Authenticator | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        base = base_url.rstrip("/")
+        self.authenticator = authenticator or Authenticator(
+            endpoint=endpoint,
+            audience=audience or f"{base}/mcp",
+            http_client=http_client,
+            clock=clock,
+            **options,
+        )
+        self.authenticator.check_organization_source(None)
+        self.logto_mcp_path = "/mcp"
+        self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
+        super().__init__(
+            token_verifier=LogtoTokenVerifier(
+                authenticator=self.authenticator, required_scopes=required_scopes
+            ),
+            authorization_servers=[AnyHttpUrl(i) for i in self.authenticator.config.issuers],
+            base_url=base,
+            scopes_supported=list(scopes_supported) if scopes_supported is not None else None,
+        )
+
+    @property
+    def resource_url(self) -> str:
+        """The resource indicator tokens must carry in ``aud``."""
+        return self.authenticator.config.audience
+
+    def set_mcp_path(self, mcp_path: str | None) -> None:
+        """Remember where the MCP endpoint is, for the refusal middleware."""
+        super().set_mcp_path(mcp_path)
+        self.logto_mcp_path = mcp_path or "/mcp"
+
+    def get_middleware(self) -> list[Any]:
+        """logto-guard's refusals first, then FastMCP's authentication middleware."""
+        return [Middleware(_RefusalGate, provider=self), *super().get_middleware()]
+
+    async def aclose(self) -> None:
+        """Close the JWKS HTTP client (call on shutdown)."""
+        await self.authenticator.aclose()
+
+
+class _RefusalGate:
+    # Built by Starlette when the app first runs, after FastMCP told the provider its
+    # MCP path (get_routes runs after get_middleware).
+    def __init__(self, app: ASGIApp, provider: LogtoProvider) -> None:
+        self.provider = provider
+        self.app = app
+        self.gate: MCPAuthMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.gate is None:
+            provider = self.provider
+            self.gate = MCPAuthMiddleware(
+                self.app,
+                authenticator=provider.authenticator,
+                path=provider.logto_mcp_path,
+                resource_url=provider.resource_url,
+                required_scopes=provider.required_scopes,
+                tool_scopes=provider.tool_scopes,
+                scopes_supported=provider.scopes_supported,
+            )
+        await self.gate(scope, receive, send)

@@ -1,0 +1,216 @@
+"""Protect an MCP server built with the official MCP Python SDK (``mcp`` 2.x) with Logto.
+
+Needs the ``mcp`` extra: ``pip install 'logto-guard[mcp]'``.
+
+Example::
+
+    from mcp.server.mcpserver import MCPServer
+    from logto_guard.mcp import LogtoTokenVerifier, auth_settings, require_scopes
+
+    verifier = LogtoTokenVerifier(endpoint="https://tenant.logto.app",
+                                  audience="https://shop.example.com/mcp")
+    mcp = MCPServer("shop", token_verifier=verifier, auth=auth_settings(verifier))
+
+    @mcp.tool()
+    def create_product(name: str) -> str:
+        token = require_scopes("write:products")   # a ToolError naming the scope if absent
+        return f"created by {token.client_id}"
+
+    # RFC 6750 answers, resource_metadata in every challenge, and a 403 with scope="..."
+    # for tools/call before the tool runs:
+    app = verifier.protect(mcp.streamable_http_app(), tool_scopes={
+        "create_product": ["write:products"]})
+
+The verifier returns ``None`` for every refused token (including one issued for another
+resource: the SDK leaves the audience to the verifier), and an ``AccessToken`` whose
+``resource`` is the matched audience and whose ``claims`` hold ``iss``, so the SDK's
+principal (client_id, issuer, subject) is complete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+try:
+    from mcp.server.auth.middleware.auth_context import get_access_token
+    from mcp.server.auth.provider import AccessToken
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess
+    raise ImportError(
+        "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
+    ) from exc
+
+from ._authenticator import Authenticator
+from ._identity import AuthInfo
+from ._mcp_http import ASGIApp, MCPAuthMiddleware, verify_bearer
+from ._resource_metadata import metadata_path, metadata_url
+
+__all__ = [
+    "LogtoTokenVerifier",
+    "MCPAuthMiddleware",
+    "MissingScopeError",
+    "auth_settings",
+    "require_scopes",
+    "to_access_token",
+]
+
+
+def to_access_token(info: AuthInfo, token: str) -> AccessToken:
+    """The SDK's ``AccessToken`` for a verified Logto token.
+
+    ``resource`` is the matched audience (RFC 8707); ``claims`` carries every claim,
+    ``iss`` included, which the SDK reads to identify the principal.
+    """
+    return AccessToken(
+        token=token,
+        client_id=info.client_id or info.subject,
+        scopes=sorted(info.scopes),
+        expires_at=int(info.expires_at.timestamp()),
+        resource=info.audience,
+        subject=info.subject,
+        claims=dict(info.claims),
+    )
+
+
+class LogtoTokenVerifier:
+    """The MCP SDK's ``TokenVerifier`` for Logto access tokens, on logto-guard's core.
+
+    Args:
+        endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
+        audience: the MCP server's resource indicator: its public URL, e.g.
+            ``https://shop.example.com/mcp``, byte for byte as registered in Logto.
+            (A ``match_trailing_slash=True`` option, accepting ``.../mcp`` and
+            ``.../mcp/`` alike, is planned in the core; it will pass through here.)
+        authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
+        http_client: ``httpx.AsyncClient`` for the JWKS (tests inject one).
+        clock: seconds since the epoch (tests inject a fake clock).
+        **options: the other :class:`~logto_guard.GuardConfig` options.
+
+    Raises:
+        ConfigurationError: an option is invalid, or the audience is the organization
+            audience (MCP requests name no organization).
+    """
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        self.authenticator = authenticator or Authenticator(
+            http_client=http_client, clock=clock, **options
+        )
+        self.authenticator.check_organization_source(None)
+
+    @property
+    def resource_url(self) -> str:
+        """The resource indicator tokens must carry in ``aud`` (the audience)."""
+        return self.authenticator.config.audience
+
+    @property
+    def issuer(self) -> str:
+        """The (first) accepted issuer, ``<endpoint>/oidc`` by default."""
+        return self.authenticator.config.issuers[0]
+
+    @property
+    def metadata_url(self) -> str:
+        """Where the RFC 9728 metadata document for this resource lives (§3.1)."""
+        return metadata_url(self.resource_url)
+
+    @property
+    def metadata_path(self) -> str:
+        """The path part of :attr:`metadata_url`, to route it in an app."""
+        return metadata_path(self.resource_url)
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """An ``AccessToken`` for a valid Logto token for this resource, else ``None``."""
+        info = await verify_bearer(self.authenticator, token)
+        return None if info is None else to_access_token(info, token)
+
+    def protect(
+        self,
+        app: ASGIApp,
+        *,
+        path: str = "/mcp",
+        required_scopes: Sequence[str] = (),
+        tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        scopes_supported: Sequence[str] = (),
+    ) -> MCPAuthMiddleware:
+        """Wrap the streamable-HTTP ``app`` so refusals are logto-guard's, not the SDK's.
+
+        Requests to ``path`` get RFC 6750 answers carrying ``resource_metadata``
+        (RFC 9728 §5.1), a 503 with ``Retry-After`` when the JWKS is unreachable, and a
+        403 ``insufficient_scope`` with ``scope="..."`` for a ``tools/call`` of a tool
+        listed in ``tool_scopes`` whose scopes the token lacks. The metadata document is
+        served at ``/.well-known/oauth-protected-resource<path of the resource>``.
+        """
+        return MCPAuthMiddleware(
+            app,
+            authenticator=self.authenticator,
+            path=path,
+            resource_url=self.resource_url,
+            required_scopes=required_scopes,
+            tool_scopes=tool_scopes,
+            scopes_supported=scopes_supported,
+        )
+
+    async def aclose(self) -> None:
+        """Close the JWKS HTTP client (call on shutdown)."""
+        await self.authenticator.aclose()
+
+
+def auth_settings(
+    verifier: LogtoTokenVerifier,
+    *,
+    required_scopes: Sequence[str] | None = None,
+    resource_server_url: str | None = None,
+) -> AuthSettings:
+    """``AuthSettings`` for ``MCPServer(token_verifier=verifier, auth=...)``.
+
+    The issuer is the verifier's (``<endpoint>/oidc``), the resource server URL its
+    audience; ``validate_token_resource`` is on (the verifier matched the audience already,
+    so the SDK's own check agrees; it also silences the SDK's 3.0 deprecation warning).
+    """
+    return AuthSettings(
+        issuer_url=verifier.issuer,  # type: ignore[arg-type]  # pydantic parses str
+        resource_server_url=resource_server_url or verifier.resource_url,  # type: ignore[arg-type]
+        required_scopes=list(required_scopes) if required_scopes else None,
+        validate_token_resource=True,
+    )
+
+
+class MissingScopeError(ToolError):
+    """A tool was called with a token lacking scopes it requires.
+
+    The SDK turns it into an ``is_error`` tool result whose text names the scopes.
+
+    Attributes:
+        required_scopes: every scope the tool requires.
+        missing_scopes: those the token lacks.
+    """
+
+    def __init__(self, required_scopes: Sequence[str], missing_scopes: Sequence[str]) -> None:
+        self.required_scopes = tuple(required_scopes)
+        self.missing_scopes = tuple(missing_scopes)
+        super().__init__(f"insufficient_scope: this tool requires {' '.join(self.missing_scopes)}")
+
+
+def require_scopes(*scopes: str) -> AccessToken:
+    """Inside a tool: the caller's ``AccessToken``, after checking it has ``scopes``.
+
+    Raises:
+        MissingScopeError: the request has no verified token, or lacks a scope.
+    """
+    token = get_access_token()
+    granted = set(token.scopes) if token is not None else set()
+    missing = [scope for scope in scopes if scope not in granted]
+    if token is None or missing:
+        raise MissingScopeError(scopes, missing or scopes)
+    return token
