@@ -12,7 +12,7 @@ import functools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,13 +130,20 @@ def fastmcp_app(issuer_url: str, base_url: str) -> Any:
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     if request.param == "fastmcp":
         pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
+    with start_server(request.param, tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def start_server(kind: str, tmp_path: Path) -> Iterator[Server]:
+    """The demo (``sdk-demo``) or a FastMCP app with LogtoProvider, and the dev issuer."""
     issuer_sock, api_sock = bind_free_port(), bind_free_port()
     issuer_url = f"http://127.0.0.1:{issuer_sock.getsockname()[1]}"
     api_url = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
     resource = f"{api_url}/mcp"
     state = open_issuer(tmp_path / "issuer", issuer=f"{issuer_url}/oidc")
     register_apps(state, AUDIENCE, resource)
-    if request.param == "sdk-demo":
+    if kind == "sdk-demo":
         settings = Settings(
             endpoint=issuer_url, db_path=str(tmp_path / "shop.sqlite3"), mcp_resource=resource
         )
@@ -146,7 +153,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     with ExitStack() as stack:
         stack.enter_context(serve(create_issuer_app(state), issuer_sock))
         stack.enter_context(serve(app, api_sock))
-        yield Server(request.param, issuer_url, state, resource)
+        yield Server(kind, issuer_url, state, resource)
 
 
 def session(server: Server, token: str, tool: str | None, **arguments: Any) -> Any:
@@ -259,24 +266,20 @@ def test_new_tokens_work_after_a_key_rotation_without_restart(server: Server) ->
     assert session(server, before, "list_products").is_error is False
 
 
-def test_demo_client_calls_the_tools(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_demo_client_calls_the_tools(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m demo_api.client mcp-tools|mcp-call`` against the demo (SDK server)."""
-    if server.kind != "sdk-demo":
-        pytest.skip("the demo client talks to the demo")
     from demo_api import client
 
-    port = server.issuer_url.rsplit(":", 1)[1]
-    common = ["--state-dir", str(tmp_path / "issuer"), "--issuer-port", port]
-    env = {"SHOPPING_API_URL": server.resource.removesuffix("/mcp")}
-    assert client.main([*common, "mcp-tools"], environ=env) == 0
-    assert {tool["name"] for tool in json.loads(capsys.readouterr().out)} == TOOLS
-    arguments = json.dumps({"name": "Oolong", "price": 7.25})
-    assert client.main([*common, "mcp-call", "create_product", arguments], environ=env) == 0
-    created = json.loads(capsys.readouterr().out)
-    assert created["structuredContent"]["name"] == "Oolong"
-    reader = [*common, "--as", "reader", "mcp-call", "delete_product", '{"product_id": 1}']
-    refused = client.main(reader, environ=env)
-    assert refused == 1
-    assert "write:products" in json.loads(capsys.readouterr().out)["error"]
+    with start_server("sdk-demo", tmp_path) as server:
+        port = server.issuer_url.rsplit(":", 1)[1]
+        common = ["--state-dir", str(tmp_path / "issuer"), "--issuer-port", port]
+        env = {"SHOPPING_API_URL": server.resource.removesuffix("/mcp")}
+        assert client.main([*common, "mcp-tools"], environ=env) == 0
+        assert {tool["name"] for tool in json.loads(capsys.readouterr().out)} == TOOLS
+        arguments = json.dumps({"name": "Oolong", "price": 7.25})
+        assert client.main([*common, "mcp-call", "create_product", arguments], environ=env) == 0
+        created = json.loads(capsys.readouterr().out)
+        assert created["structuredContent"]["name"] == "Oolong"
+        reader = [*common, "--as", "reader", "mcp-call", "delete_product", '{"product_id": 1}']
+        assert client.main(reader, environ=env) == 1
+        assert "write:products" in json.loads(capsys.readouterr().out)["error"]
