@@ -31,9 +31,11 @@ from fastapi.security.base import SecurityBase
 from starlette.routing import Route
 
 from ._authenticator import Authenticator
+from ._errors import ConfigurationError
 from ._identity import AuthInfo
 from ._openapi import document_guard, used_scopes
 from ._relay import add_token_relay
+from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
@@ -81,6 +83,10 @@ class LogtoGuard(SecurityBase):
         description: the OpenAPI scheme description.
         http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one).
         clock: seconds since the epoch (tests inject a fake clock).
+        resource_url: opt-in RFC 9728 discovery: the API's public URL when it is also its
+            resource indicator (the audience, as MCP requires). :meth:`install` then
+            serves ``/.well-known/oauth-protected-resource[/<path>]`` and every 401/403
+            challenge carries ``resource_metadata="..."``.
         **options: the remaining :class:`GuardConfig` options (``issuer``, ``jwks_uri``,
             ``algorithms``, ``leeway``, ``require_typ``, ``jwks_*``, ...).
 
@@ -100,12 +106,21 @@ class LogtoGuard(SecurityBase):
         description: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
         **options: Any,
     ) -> None:
         self.authenticator = Authenticator(
             endpoint=endpoint, audience=audience, http_client=http_client, clock=clock, **options
         )
         config = self.authenticator.config
+        self.resource_url = resource_url
+        if resource_url is not None:
+            if resource_url not in config.audiences:
+                raise ConfigurationError(
+                    f"resource_url {resource_url!r} must be the audience {config.audience!r}: "
+                    "clients ask Logto for a token for the resource the metadata names"
+                )
+            self.authenticator.resource_metadata = metadata_url(resource_url)
         if isinstance(organization, str):
             parameter = organization
             organization = lambda request: request.path_params.get(parameter)  # noqa: E731
@@ -163,6 +178,20 @@ class LogtoGuard(SecurityBase):
             return generate()
 
         app.openapi = openapi  # type: ignore[method-assign]
+        if self.resource_url is not None:
+            self._serve_resource_metadata(app, self.resource_url)
+
+    def _serve_resource_metadata(self, app: FastAPI, resource_url: str) -> None:
+        issuers = self.authenticator.config.issuers
+        described = list(self.model.flows.clientCredentials.scopes)  # type: ignore[attr-defined]
+
+        async def metadata() -> JSONResponse:
+            scopes = [*described, *used_scopes(app.openapi(), self.scheme_name)]
+            document = metadata_document(resource_url, issuers, scopes_supported=scopes)
+            return JSONResponse(document, headers={"Access-Control-Allow-Origin": "*"})
+
+        path = metadata_path(resource_url)
+        app.add_api_route(path, metadata, methods=["GET"], include_in_schema=False)
 
     def add_swagger_login(
         self,
