@@ -83,9 +83,8 @@ class LogtoTokenVerifier:
     Args:
         endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
         audience: the MCP server's resource indicator: its public URL, e.g.
-            ``https://shop.example.com/mcp``, byte for byte as registered in Logto.
-            (A ``match_trailing_slash=True`` option, accepting ``.../mcp`` and
-            ``.../mcp/`` alike, is planned in the core; it will pass through here.)
+            ``https://shop.example.com/mcp``, byte for byte as registered in Logto
+            (``match_trailing_slash=True`` accepts ``.../mcp`` and ``.../mcp/`` alike).
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client: ``httpx.AsyncClient`` for the JWKS (tests inject one).
         clock: seconds since the epoch (tests inject a fake clock).

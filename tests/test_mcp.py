@@ -126,6 +126,22 @@ async def test_any_refused_token_is_none(
     assert await verifier.verify_token(fake.token(**overrides)) is None
 
 
+async def test_trailing_slash_matching_is_an_explicit_option(
+    fake: FakeLogto, clock: FakeClock
+) -> None:
+    """Off by default (above); with match_trailing_slash both spellings are one resource."""
+    verifier = LogtoTokenVerifier(
+        endpoint=fake.endpoint,
+        audience=RESOURCE,
+        http_client=fake.http_client(),
+        clock=clock,
+        match_trailing_slash=True,
+    )
+    for aud in (RESOURCE, RESOURCE + "/"):
+        access = await verifier.verify_token(fake.token(aud=aud))
+        assert access is not None and access.resource == RESOURCE, aud
+
+
 async def test_garbage_and_id_tokens_are_none(
     verifier: LogtoTokenVerifier, fake: FakeLogto
 ) -> None:
