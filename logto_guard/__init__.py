@@ -5,7 +5,7 @@ the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 67
 See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
-from ._authenticator import Authenticator, Readiness, Stats
+from ._authenticator import Authenticator
 from ._config import (
     DEFAULT_ALGORITHMS,
     ORGANIZATION_AUDIENCE,
@@ -35,6 +35,7 @@ from ._errors import (
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
 from ._rfc6750 import Refusal
+from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
 from .fastapi import LogtoGuard
