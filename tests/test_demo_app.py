@@ -185,3 +185,19 @@ def test_mcp_resource_comes_from_env_or_defaults_to_the_port() -> None:
     assert unset.with_mcp_default(8123).mcp_resource == "http://127.0.0.1:8123/mcp"
     given = Settings.from_env({"MCP_RESOURCE": "https://shop.example/mcp"})
     assert given.with_mcp_default(8123).mcp_resource == "https://shop.example/mcp"
+
+
+async def test_docs_come_from_add_swagger_login_with_local_assets(
+    client: httpx.AsyncClient,
+) -> None:
+    """The demo makes the one call a user's app makes: /docs pre-selects the routes' scopes."""
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "<title>Shopping API (logto-guard demo) - Swagger UI</title>" in page.text
+    assert '"scopes": "read:products write:products"' in page.text
+    assert "/docs/static/swagger-ui-bundle.js" in page.text and "cdn.jsdelivr" not in page.text
+    bundle = await client.get("/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    scheme = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+    (flows,) = [s["flows"] for s in scheme.values()]
+    assert flows["clientCredentials"]["tokenUrl"] == "/docs/oauth2/token"
