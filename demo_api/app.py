@@ -14,9 +14,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.routing import Route
 
-from logto_guard import AuthInfo, LogtoGuard
+from logto_guard import AuthInfo, ConfigurationError, LogtoGuard
 from logto_guard.mcp import LogtoTokenVerifier
 
+from .health import add_probes, checked_start
 from .mcp_server import MCP_PATH, create_mcp_server, mcp_app
 from .settings import Settings, mcp_default
 from .store import Product, ProductStore
@@ -120,12 +121,18 @@ def create_app(
     mcp_asgi = mcp_app(mcp, verifier)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The streamable-HTTP session manager only serves inside its own run().
-        async with mcp.session_manager.run():
-            yield
-        await guard.aclose()
-        await verifier.aclose()
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        try:
+            # A configuration mistake stops the start here (kept for `python -m demo_api`
+            # to report); the streamable-HTTP session manager only serves inside its run().
+            async with checked_start(guard.authenticator), mcp.session_manager.run():
+                yield
+        except ConfigurationError as exc:
+            served.state.startup_error = exc
+            raise
+        finally:
+            await guard.aclose()
+            await verifier.aclose()
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",
@@ -137,7 +144,9 @@ def create_app(
     # The one call a user's app makes too: token relay + docs with the routes' scopes.
     guard.add_swagger_login(app, **_swagger_assets(app))
     app.add_exception_handler(RequestValidationError, _validation_error)
+    add_probes(app, guard.authenticator)
     app.state.store = store
+    app.state.startup_error = None
     app.state.guard = guard
     app.state.mcp = mcp
     # MCP (streamable HTTP) at /mcp and its RFC 9728 metadata, as plain ASGI routes.
@@ -146,10 +155,6 @@ def create_app(
     read = Security(guard, scopes=["read:products"])
     write = Security(guard, scopes=["write:products"])
     missing = HTTPException(status.HTTP_404_NOT_FOUND, "product not found")
-
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/products", tags=["products"])
     def list_products(
