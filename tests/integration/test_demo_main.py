@@ -292,3 +292,16 @@ def test_without_uvicorn_the_demo_names_the_extra_and_writes_nothing(tmp_path: P
         "python -m demo_api needs uvicorn to serve: pip install 'logto-guard[server]'"
     ]
     assert list(tmp_path.iterdir()) == []  # no .logto-dev, no demo.sqlite3
+
+
+def test_make_demo_passes_args_to_the_demo() -> None:
+    """``make demo ARGS="--port 8001 --issuer-port 3002"`` (a dry run: nothing starts)."""
+    done = subprocess.run(
+        ["make", "-n", "demo", "ARGS=--port 8001 --issuer-port 3002"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert ".venv/bin/python -m demo_api --port 8001 --issuer-port 3002" in done.stdout.splitlines()
