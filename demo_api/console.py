@@ -55,7 +55,10 @@ def configure_console(*, quiet_refusals: bool = False, stream: TextIO | None = N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    for name in ("uvicorn", "demo_api", "logto_guard"):
-        logging.getLogger(name).setLevel(logging.INFO)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "demo_api", "logto_guard"):
+        logger = logging.getLogger(name)  # through the root handler, whatever ran before
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.INFO if "." not in name else logging.NOTSET)
     if quiet_refusals:
         logging.getLogger("logto_guard").setLevel(logging.WARNING)

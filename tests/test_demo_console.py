@@ -16,16 +16,20 @@ from demo_api.console import ISSUER_THREAD, configure_console
 @pytest.fixture
 def console() -> Iterator[io.StringIO]:
     """configure_console on a buffer; the logging configuration is restored afterwards."""
-    names = ["", "uvicorn", "demo_api", "logto_guard"]
-    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
+    loggers = [
+        logging.getLogger(name)
+        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "demo_api", "logto_guard")
+    ]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
     stream = io.StringIO()
     configure_console(stream=stream)
     try:
         yield stream
     finally:
-        for name, (handlers, level) in saved.items():
-            logging.getLogger(name).handlers[:] = handlers
-            logging.getLogger(name).setLevel(level)
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def test_lines_are_labelled_by_the_server_thread(console: io.StringIO) -> None:
