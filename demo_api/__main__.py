@@ -1,31 +1,42 @@
 """Run the demo: ``python -m demo_api`` (what ``make demo`` does).
 
 With ``LOGTO_ENDPOINT`` unset, the embedded dev issuer starts on ``--issuer-port`` (3001)
-with a read-only and a read-write M2M app, and the shopping API on ``--port`` (8000) trusts
-it; the apps' credentials and ready-to-paste curl lines are printed. With ``LOGTO_ENDPOINT``
-set, only the API starts and it trusts that Logto endpoint.
+with a read-only and a read-write M2M app (and ``shopping-admin`` for its Management API
+stand-in), and the shopping API on ``--port`` (8000) trusts it; the apps' credentials and
+ready-to-paste shell lines are printed on stdout. With ``LOGTO_ENDPOINT`` set, only the API
+starts and it trusts that Logto endpoint. The servers' log lines, labelled ``[issuer]`` /
+``[api]``, and every refused request (``logto_guard``, with its reason) go to stderr.
+
+Before serving, the API checks its configuration: a JWKS URL that answers no key set stops
+the start (exit status 1, one ``error:`` line); an unreachable issuer only warns.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import shlex
+import logging
 import socket
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
-from logto_guard.dev_issuer import IssuerState, open_issuer
+from logto_guard import ConfigurationError
+from logto_guard.dev_issuer import MANAGEMENT_API, IssuerState, open_issuer
 from logto_guard.dev_issuer import create_app as create_issuer_app
+from logto_guard.dev_issuer._serve import import_uvicorn
 
 from .app import SCOPES, create_app
+from .banner import ADMIN, READER, WRITER, instructions
+from .console import ISSUER_THREAD, configure_console
 from .settings import Settings
 
-READER, WRITER = "shopping-reader", "shopping-writer"
+__all__ = ["ADMIN", "READER", "WRITER", "main", "parse_args", "register_apps"]
+log = logging.getLogger("demo_api")
+ISSUER, API = {"server": "[issuer]"}, {"server": "[api]"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -36,6 +47,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--issuer-port", type=int, default=3001, help="dev issuer port (3001)")
     parser.add_argument("--db", default="demo.sqlite3", help="SQLite file for products")
     parser.add_argument("--state-dir", default=".logto-dev", help="dev issuer state directory")
+    parser.add_argument(
+        "--quiet-refusals",
+        action="store_true",
+        help="do not log refused requests (logto_guard INFO lines); JWKS warnings still show",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,98 +67,44 @@ def _bind(host: str, port: int, what: str) -> socket.socket:
     return sock
 
 
-def _server(app: Any, *, log_level: str = "info") -> Any:
-    import uvicorn  # a dev dependency: only needed to serve
-
-    return uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+def _server(uvicorn: ModuleType, app: Any) -> Any:
+    # log_config=None, log_level=None: logging is configured once, by configure_console
+    # (both servers share uvicorn's loggers).
+    return uvicorn.Server(uvicorn.Config(app, log_config=None, log_level=None, access_log=False))
 
 
 def register_apps(state: IssuerState, audience: str, mcp_resource: str | None = None) -> None:
     """The demo's resources (the REST API and, when given, the MCP endpoint) and its two
-    M2M apps, granted their scopes on each (idempotent across restarts)."""
+    M2M apps, granted their scopes on each; and the Management API (scope ``all``) with
+    ``shopping-admin`` granted it, so Logto's Management API examples run against the
+    demo (idempotent across restarts)."""
     resources = [audience] + ([mcp_resource] if mcp_resource else [])
     for resource in resources:
         state.add_resource(resource, list(SCOPES))
     state.ensure_app(READER, grants={r: ["read:products"] for r in resources})
     state.ensure_app(WRITER, grants={r: ["read:products", "write:products"] for r in resources})
+    state.add_resource(MANAGEMENT_API, ["all"])
+    state.ensure_app(ADMIN, grants={MANAGEMENT_API: ["all"]})
 
 
-def instructions(
-    state: IssuerState,
-    *,
-    api_url: str,
-    audience: str,
-    endpoint: str,
-    mcp_resource: str | None = None,
-) -> str:
-    """The banner: credentials, then curl lines that work when pasted into a shell."""
-    lines = [
-        "",
-        f"Dev issuer (Logto-compatible): {endpoint}   token endpoint: {endpoint}/oidc/token",
-        f"Shopping API: {api_url}   docs: {api_url}/docs   audience: {audience}",
-        "",
-    ]
-    for name in (READER, WRITER):
-        app = state.find_app(name)
-        assert app is not None
-        lines.append(f"  {name}: App ID {app.app_id}   App Secret {app.app_secret}")
-    writer = state.find_app(WRITER)
-    assert writer is not None
-    basic = base64.b64encode(f"{writer.app_id}:{writer.app_secret}".encode()).decode()
-    product = shlex.quote('{"name": "Green tea", "price": 4.5}')
-    lines += [
-        "",
-        "# 1. Get an access token (exactly as in Logto's M2M guide):",
-        f"curl -s -X POST {endpoint}/oidc/token \\",
-        f"  -H 'Authorization: Basic {basic}' \\",
-        "  -H 'Content-Type: application/x-www-form-urlencoded' \\",
-        "  --data-urlencode grant_type=client_credentials \\",
-        f"  --data-urlencode resource={audience} \\",
-        "  --data-urlencode 'scope=read:products write:products'",
-        "",
-        "# 2. Keep it and call the API:",
-        f"TOKEN=$(curl -s -X POST {endpoint}/oidc/token -H 'Authorization: Basic {basic}'"
-        f" --data-urlencode grant_type=client_credentials --data-urlencode resource={audience}"
-        " --data-urlencode 'scope=read:products write:products'"
-        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        f'curl -s -X POST {api_url}/products -H "Authorization: Bearer $TOKEN"'
-        f" -H 'Content-Type: application/json' -d {product}",
-        f'curl -s {api_url}/products -H "Authorization: Bearer $TOKEN"',
-    ]
-    if mcp_resource:
-        lines += mcp_instructions(endpoint=endpoint, basic=basic, mcp_resource=mcp_resource)
-    lines += ["", "Press Ctrl-C to stop."]
-    return "\n".join(lines)
-
-
-def mcp_instructions(*, endpoint: str, basic: str, mcp_resource: str) -> list[str]:
-    """Banner lines for the MCP endpoint: a token for its resource, then a client snippet."""
-    return [
-        "",
-        f"MCP server (streamable HTTP): {mcp_resource}   resource indicator: {mcp_resource}",
-        "# 3. A token for the MCP resource (resource= is the MCP endpoint's URL):",
-        f"MCP_TOKEN=$(curl -s -X POST {endpoint}/oidc/token -H 'Authorization: Basic {basic}'"
-        f" --data-urlencode grant_type=client_credentials --data-urlencode resource={mcp_resource}"
-        " --data-urlencode 'scope=read:products write:products'"
-        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-        "# 4. Call the tools from Python (or: python -m demo_api.client mcp-tools):",
-        "#   import anyio, httpx2, os",
-        "#   from mcp import ClientSession",
-        "#   from mcp.client.streamable_http import streamable_http_client",
-        "#   async def main():",
-        '#       auth = {"Authorization": "Bearer " + os.environ["MCP_TOKEN"]}',
-        "#       async with httpx2.AsyncClient(headers=auth) as http, streamable_http_client(",
-        f'#               "{mcp_resource}", http_client=http) as (read, write), \\',
-        "#               ClientSession(read, write) as session:",
-        "#           await session.initialize()",
-        '#           print(await session.call_tool("list_products", {}))',
-        "#   anyio.run(main)",
-    ]
+def _wait_started(server: Any, thread: threading.Thread | None = None) -> bool:
+    # Poll with a deadline: uvicorn offers no event to wait on.
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        if thread is not None and not thread.is_alive():
+            return False
+        time.sleep(0.05)
+    return bool(server.started)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
+    """Entry point; returns the process exit status (1 when the API could not start,
+    2 when uvicorn is missing: then nothing has been written)."""
     args = parse_args(argv)
+    uvicorn = import_uvicorn("python -m demo_api")
+    if uvicorn is None:
+        return 2
+    configure_console(quiet_refusals=args.quiet_refusals)
     settings = Settings.from_env(db_path=args.db).with_mcp_default(args.port)
     issuer_thread: threading.Thread | None = None
     issuer_server: Any = None
@@ -153,14 +115,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         state = open_issuer(args.state_dir, issuer=f"{endpoint}/oidc")
         register_apps(state, settings.audience, settings.mcp_resource)
         issuer_sock = _bind("127.0.0.1", args.issuer_port, "dev issuer")
-        issuer_server = _server(create_issuer_app(state), log_level="warning")
+        issuer_server = _server(uvicorn, create_issuer_app(state))
         issuer_thread = threading.Thread(
-            target=issuer_server.run, kwargs={"sockets": [issuer_sock]}, daemon=True
+            target=issuer_server.run,
+            kwargs={"sockets": [issuer_sock]},
+            name=ISSUER_THREAD,  # labels its log lines [issuer]
+            daemon=True,
         )
     api_sock = _bind(args.host, args.port, "shopping API")
-    api_server = _server(create_app(settings))
+    try:
+        app = create_app(settings)
+    except ConfigurationError as exc:  # e.g. LOGTO_ENDPOINT ending in /oidc
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    api_server = _server(uvicorn, app)
     if issuer_thread is not None:
         issuer_thread.start()
+        # The API's start-up check fetches the issuer's keys: let the issuer listen first.
+        if not _wait_started(issuer_server, issuer_thread):
+            print("error: the dev issuer did not start (see the log above)", file=sys.stderr)
+            return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
     api_url = f"http://{host}:{args.port}"
     if state is not None:
@@ -178,23 +152,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"\nMCP server at {api_url}/mcp, resource indicator {settings.mcp_resource}"
             " (create an API resource with exactly this indicator in the Logto Console)"
         )
-    servers = [api_server] + ([issuer_server] if issuer_server is not None else [])
 
     def announce() -> None:
-        # Print once both servers listen, so the curl lines work as soon as they show.
-        deadline = time.monotonic() + 30
-        while not all(server.started for server in servers) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # Print once the API listens, so the curl lines work as soon as they show.
+        if not _wait_started(api_server):
+            return
+        if state is not None:
+            log.info("dev issuer listening on %s", settings.endpoint, extra=ISSUER)
+        log.info("shopping API listening on %s", api_url, extra=API)
         print(banner, flush=True)
 
     threading.Thread(target=announce, daemon=True).start()
     # The API runs in the main thread so uvicorn's own Ctrl-C handling applies; the
     # issuer thread is told to stop once the API has.
-    with contextlib.suppress(KeyboardInterrupt):
+    # uvicorn exits (SystemExit 3) when the lifespan start fails: reported below.
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         api_server.run(sockets=[api_sock])
     if issuer_thread is not None:
         issuer_server.should_exit = True
         issuer_thread.join(timeout=10)
+    if app.state.startup_error is not None:
+        print(f"error: {app.state.startup_error}", file=sys.stderr)
+        return 1
+    if not api_server.started:
+        print("error: the shopping API did not start (see the log above)", file=sys.stderr)
+        return 1
     return 0
 
 

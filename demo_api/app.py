@@ -9,15 +9,15 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.routing import Route
 
-from logto_guard import AuthInfo, LogtoGuard
+from logto_guard import AuthInfo, ConfigurationError, LogtoGuard
 from logto_guard.mcp import LogtoTokenVerifier
 
+from .health import add_probes, checked_start
 from .mcp_server import MCP_PATH, create_mcp_server, mcp_app
 from .settings import Settings, mcp_default
 from .store import Product, ProductStore
@@ -62,30 +62,18 @@ def _app_id(auth: AuthInfo) -> str:
     return auth.client_id or auth.subject
 
 
-def _add_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs, served from the files fastapi-offline ships when it is
-    installed (the demo then works offline), else from FastAPI's default CDN."""
+def _swagger_assets(app: FastAPI) -> dict[str, str]:
+    """Swagger UI's files from fastapi-offline when it is installed (the docs then work
+    offline), mounted at /docs/static; none (FastAPI's CDN defaults) otherwise."""
     try:
-        swagger_ui_path = importlib.resources.files("fastapi_offline") / "static"
+        static = importlib.resources.files("fastapi_offline") / "static"
     except ModuleNotFoundError:
-        js, css = (
-            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js",
-            "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css",
-        )
-    else:
-        app.mount("/docs/static", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
-        js, css = "/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Shopping API docs",
-            swagger_js_url=js,
-            swagger_css_url=css,
-            swagger_favicon_url="data:,",
-            init_oauth={"scopes": " ".join(SCOPES)},
-        )
+        return {}
+    app.mount("/docs/static", StaticFiles(directory=str(static)), name="swagger")
+    return {
+        "swagger_js_url": "/docs/static/swagger-ui-bundle.js",
+        "swagger_css_url": "/docs/static/swagger-ui.css",
+    }
 
 
 def build_guard(settings: Settings) -> LogtoGuard:
@@ -133,25 +121,32 @@ def create_app(
     mcp_asgi = mcp_app(mcp, verifier)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # The streamable-HTTP session manager only serves inside its own run().
-        async with mcp.session_manager.run():
-            yield
-        await guard.aclose()
-        await verifier.aclose()
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        try:
+            # A configuration mistake stops the start here (kept for `python -m demo_api`
+            # to report); the streamable-HTTP session manager only serves inside its run().
+            async with checked_start(guard.authenticator), mcp.session_manager.run():
+                yield
+        except ConfigurationError as exc:
+            served.state.startup_error = exc
+            raise
+        finally:
+            await guard.aclose()
+            await verifier.aclose()
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",
         description="Products guarded by Logto M2M access tokens. Click *Authorize* and "
         "enter an M2M app's App ID and App Secret to call the routes.",
         lifespan=lifespan,
-        docs_url=None,
     )
     guard.install(app)
-    guard.add_token_relay(app)
-    _add_docs(app)
+    # The one call a user's app makes too: token relay + docs with the routes' scopes.
+    guard.add_swagger_login(app, **_swagger_assets(app))
     app.add_exception_handler(RequestValidationError, _validation_error)
+    add_probes(app, guard.authenticator)
     app.state.store = store
+    app.state.startup_error = None
     app.state.guard = guard
     app.state.mcp = mcp
     # MCP (streamable HTTP) at /mcp and its RFC 9728 metadata, as plain ASGI routes.
@@ -160,10 +155,6 @@ def create_app(
     read = Security(guard, scopes=["read:products"])
     write = Security(guard, scopes=["write:products"])
     missing = HTTPException(status.HTTP_404_NOT_FOUND, "product not found")
-
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.get("/products", tags=["products"])
     def list_products(

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_AUDIENCE = "https://shopping.api"
+DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +63,7 @@ class ClientSettings:
     created), so the client works right after starting the demo.
     """
 
-    api_url: str = "http://127.0.0.1:8000"
+    api_url: str = DEFAULT_API_URL  # the default of the client's --api-url
     endpoint: str | None = None
     app_id: str | None = None
     app_secret: str | None = None
@@ -76,7 +77,7 @@ class ClientSettings:
         env = os.environ if environ is None else environ
         return cls(
             mcp_resource=env.get("MCP_RESOURCE") or None,
-            api_url=env.get("SHOPPING_API_URL") or "http://127.0.0.1:8000",
+            api_url=env.get("SHOPPING_API_URL") or DEFAULT_API_URL,
             endpoint=env.get("LOGTO_ENDPOINT") or None,
             app_id=env.get("LOGTO_APP_ID") or None,
             app_secret=env.get("LOGTO_APP_SECRET") or None,

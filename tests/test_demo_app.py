@@ -185,3 +185,59 @@ def test_mcp_resource_comes_from_env_or_defaults_to_the_port() -> None:
     assert unset.with_mcp_default(8123).mcp_resource == "http://127.0.0.1:8123/mcp"
     given = Settings.from_env({"MCP_RESOURCE": "https://shop.example/mcp"})
     assert given.with_mcp_default(8123).mcp_resource == "https://shop.example/mcp"
+
+
+async def test_docs_come_from_add_swagger_login_with_local_assets(
+    client: httpx.AsyncClient,
+) -> None:
+    """The demo makes the one call a user's app makes: /docs pre-selects the routes' scopes."""
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "<title>Shopping API (logto-guard demo) - Swagger UI</title>" in page.text
+    assert '"scopes": "read:products write:products"' in page.text
+    assert "/docs/static/swagger-ui-bundle.js" in page.text and "cdn.jsdelivr" not in page.text
+    bundle = await client.get("/docs/static/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    scheme = (await client.get("/openapi.json")).json()["components"]["securitySchemes"]
+    (flows,) = [s["flows"] for s in scheme.values()]
+    assert flows["clientCredentials"]["tokenUrl"] == "/docs/oauth2/token"
+
+
+async def test_ready_reports_the_key_set_once_keys_are_fetched(
+    client: httpx.AsyncClient, logto: FakeLogto
+) -> None:
+    before = await client.get("/ready")
+    assert (before.status_code, before.json()) == (
+        503,
+        {"status": "not ready", "reason": "signing keys not fetched yet"},
+    )
+    assert (await client.get("/products", headers=auth(logto, READ))).status_code == 200
+    ready = await client.get("/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert (body["status"], body["keys"]) == ("ready", 1)
+    assert 0 <= body["key_set_age"] < 60
+    assert "retry-after" not in ready.headers
+
+
+async def test_ready_is_503_with_retry_after_while_the_jwks_is_down(
+    client: httpx.AsyncClient, logto: FakeLogto
+) -> None:
+    logto.jwks_fault = lambda request: httpx.Response(500)
+    refused = await client.get("/products", headers=auth(logto, READ))
+    assert refused.status_code == 503
+    response = await client.get("/ready")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["status"] == "not ready"
+    assert "500" in response.json()["reason"]
+    health = await client.get("/health")  # liveness is not readiness
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+
+
+async def test_probes_are_open_and_tagged_health_in_openapi(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in ("/health", "/ready"):
+        assert paths[path]["get"]["tags"] == ["health"]
+        assert "security" not in paths[path]["get"]
+    assert "503" in paths["/ready"]["get"]["responses"]

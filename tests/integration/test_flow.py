@@ -215,11 +215,16 @@ def test_demo_client_creates_and_lists_with_tokens_from_logto_guard_client(
 
     port = stack.issuer_url.rsplit(":", 1)[1]
     common = ["--state-dir", str(stack.tmp / "issuer"), "--issuer-port", port]
-    env = {"SHOPPING_API_URL": stack.api_url}
-    assert client.main([*common, "create", "Oolong", "7.25"], environ=env) == 0
+    common += ["--api-url", stack.api_url]
+    env: dict[str, str] = {}
+    assert client.main([*common, "create", "--name", "Oolong", "--price", "7.25"], environ=env) == 0
     created = json.loads(capsys.readouterr().out)
     assert (created["name"], created["created_by"]) == ("Oolong", stack.credentials(WRITER)[0])
     assert client.main([*common, "--as", "reader", "list"], environ=env) == 0
     assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["Oolong"]
     assert client.main([*common, "--as", "reader", "delete", str(created["id"])], environ=env) == 1
     assert json.loads(capsys.readouterr().out)["error"] == "insufficient_scope"
+    assert client.main([*common, "update", str(created["id"]), "--price", "8"], environ=env) == 0
+    assert json.loads(capsys.readouterr().out)["price"] == 8
+    assert client.main([*common, "get", str(created["id"])], environ=env) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "Oolong"

@@ -272,8 +272,10 @@ def test_demo_client_calls_the_tools(tmp_path: Path, capsys: pytest.CaptureFixtu
 
     with start_server("sdk-demo", tmp_path) as server:
         port = server.issuer_url.rsplit(":", 1)[1]
+        api_url = server.resource.removesuffix("/mcp")
         common = ["--state-dir", str(tmp_path / "issuer"), "--issuer-port", port]
-        env = {"SHOPPING_API_URL": server.resource.removesuffix("/mcp")}
+        common += ["--api-url", api_url]
+        env: dict[str, str] = {}  # nothing from the environment: the flags say it all
         assert client.main([*common, "mcp-tools"], environ=env) == 0
         assert {tool["name"] for tool in json.loads(capsys.readouterr().out)} == TOOLS
         arguments = json.dumps({"name": "Oolong", "price": 7.25})

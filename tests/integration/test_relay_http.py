@@ -45,7 +45,8 @@ def basic(app_id: str = "app", secret: str = "secret") -> str:
 
 @dataclass
 class FakeLogto:
-    """A loopback token endpoint: counts connections and requests, may hang until released."""
+    """A loopback token endpoint: counts connections (that POST) and requests, may hang until
+    released."""
 
     url: str = ""
     connections: int = 0
@@ -65,15 +66,16 @@ def logto() -> Iterator[FakeLogto]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: connection reuse is observable
 
-        def setup(self) -> None:
-            super().setup()
-            with fake.lock:
-                fake.connections += 1
+        posted = False  # per connection: one handler instance serves one connection
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with fake.lock:
                 fake.requests.append((dict(self.headers.items()), raw))
+                # Token-endpoint connections only: the API's start-up JWKS check (a GET,
+                # answered 501 here) uses its own client and is not the relay's.
+                fake.connections += not self.posted
+                self.posted = True
             if fake.hang:
                 fake.released.wait(30)
             self.send_response(fake.status)

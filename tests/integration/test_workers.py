@@ -177,13 +177,15 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         tmp_path / "issuer", issuer=f"http://127.0.0.1:{issuer_port}/oidc", config=config
     )
     issuer = JWKSCounter(create_app(state))
-    with api_workers(tmp_path, issuer_port) as api:
-        cluster = Cluster(state, issuer, issuer_port, api, ExitStack())
-        cluster.start_issuer()
-        try:
+    cluster = Cluster(state, issuer, issuer_port, "", ExitStack())
+    # The issuer first, as in a deploy: each worker's start-up check fetches the keys
+    # (an unreachable issuer at start is covered by test_demo_main).
+    cluster.start_issuer()
+    try:
+        with api_workers(tmp_path, issuer_port) as cluster.api:
             yield cluster
-        finally:
-            cluster.stop_issuer()
+    finally:
+        cluster.stop_issuer()
 
 
 @pytest.mark.anyio
@@ -196,8 +198,9 @@ async def test_two_workers_refuse_no_valid_request_through_rotations_and_an_outa
         return [cluster.token(app) for app in apps]
 
     reused = tokens()
+    wait_until(lambda: cluster.issuer.fetches == WORKERS)  # one start-up fetch per worker
     assert len(await cluster.phase([], reused)) == WORKERS
-    assert cluster.issuer.fetches == WORKERS  # one first fetch per worker
+    assert cluster.issuer.fetches == WORKERS  # and none for the first tokens
 
     # Staged rotation: the next key is published first, then promoted and signs.
     cluster.state.stage_next()
