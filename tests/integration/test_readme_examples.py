@@ -16,7 +16,8 @@ Each fenced block is announced by an HTML comment, ``<!-- readme: MODE -->``:
 * ``skip: <why>``: cannot run here (a real tenant, a server in the foreground).
 
 The demo runs on free ports: ``127.0.0.1:8000`` and ``127.0.0.1:3001`` in a block become
-the demo's. The App IDs and secrets the banner prints are in ``APP_ID``/``APP_SECRET``
+the demo's, and ``SHOPPING_API_URL`` / ``LOGTO_ENDPOINT`` point the demo client at them.
+The App IDs and secrets the banner prints are in ``APP_ID``/``APP_SECRET``
 (``shopping-writer``), ``READER_ID`` (with ``LOGTO_APP_SECRET``) and
 ``ADMIN_ID``/``ADMIN_SECRET``, as the README says.
 """
@@ -196,7 +197,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         apps = {app.name: app for app in state.apps}
         env = {
             **base_env(),
+            # The client's defaults point at 8000 and 3001; these name the free ports.
             "SHOPPING_API_URL": f"http://127.0.0.1:{api_port}",
+            "LOGTO_ENDPOINT": f"http://127.0.0.1:{issuer_port}",
             "APP_ID": apps["shopping-writer"].app_id,
             "APP_SECRET": apps["shopping-writer"].app_secret,
             "READER_ID": apps["shopping-reader"].app_id,
