@@ -102,11 +102,14 @@ class TokenValidator:
         ``None`` covers every doubt (not cached, expired, key set due for a refresh, another
         audience): :meth:`validate` then gives the answer, so both always agree.
         """
-        cache = self._cache
-        verified = None if cache is None else cache.get(token)
+        if self._cache is None:
+            return None
+        try:  # one lookup: LRUCache.get() would ask twice (contains, then getitem)
+            verified = self._cache[token]
+        except KeyError:
+            return None
         if (
-            verified is None
-            or not self._jwks.has_fresh_key(verified.kid, before=verified.deadline)
+            not self._jwks.has_fresh_key(verified.kid, before=verified.deadline)
             or self._config.audience not in verified.audiences
         ):
             return None
