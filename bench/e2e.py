@@ -129,6 +129,20 @@ class LoadResult:
         return self.requests / self.seconds
 
 
+def wrk_result(done: subprocess.CompletedProcess[str]) -> LoadResult:
+    """Requests, seconds and failures from wrk's summary (failures: non-2xx/3xx answers and
+    socket errors)."""
+    out = done.stdout
+    summary = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
+    if done.returncode != 0 or summary is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[summary.group(3)]
+    failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out)) + sum(
+        int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
+    )
+    return LoadResult(int(summary.group(1)), float(summary.group(2)) * scale, failures)
+
+
 class TokenCursor:
     """Hands out the pre-minted tokens in order, wrapping around, across all runs."""
 
@@ -368,23 +382,13 @@ class WrkLoad:
             command += ["--", str(self.token_file), str(cursor.position), str(self.threads)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         out = done.stdout
-        summary = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
-        if done.returncode != 0 or summary is None:
-            raise RuntimeError(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
-        scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[summary.group(3)]
-        failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out)) + sum(
-            int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
-        )
+        result = wrk_result(done)
         if cursor is not None:
             moved = re.search(r"BENCH_NEXT_OFFSET (\d+)", out)
             if moved is None:
                 raise RuntimeError(f"wrk script did not report its position:\n{out}")
             cursor.position = int(moved.group(1))
-        return LoadResult(
-            requests=int(summary.group(1)),
-            seconds=float(summary.group(2)) * scale,
-            failures=failures,
-        )
+        return result
 
 
 LoadGenerator = PythonLoad | WrkLoad

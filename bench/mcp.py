@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from logto_guard.testing import FakeLogto
 
 from ._common import ENDPOINT, Ratio, median, print_ratios, print_table, rotated
 from ._mcp_app import CONFIG_ENV, RESOURCE, VARIANTS
-from .e2e import LoadResult, Server, python_load
+from .e2e import LoadResult, Server, python_load, wrk_result
 
 BODY = json.dumps(
     {
@@ -96,16 +95,7 @@ class Load:
             f"Authorization: Bearer {token}",
             f"http://127.0.0.1:{port}{path}",
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        out = done.stdout
-        summary = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
-        if done.returncode != 0 or summary is None:
-            raise RuntimeError(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
-        scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[summary.group(3)]
-        failures = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out)) + sum(
-            int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)
-        )
-        return LoadResult(int(summary.group(1)), float(summary.group(2)) * scale, failures)
+        return wrk_result(subprocess.run(command, capture_output=True, text=True, check=False))
 
 
 def check_variants(server: Server, token: str) -> None:

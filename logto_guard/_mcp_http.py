@@ -40,6 +40,21 @@ async def verify_bearer(authenticator: Authenticator, token: str) -> AuthInfo | 
     return result if isinstance(result, AuthInfo) else None
 
 
+def access_token_fields(info: AuthInfo, token: str) -> dict[str, Any]:
+    """The fields of an MCP ``AccessToken`` (the SDK's and FastMCP's share them) for a
+    verified token: ``resource`` is the matched audience (RFC 8707); ``claims`` carries
+    every claim, ``iss`` included, which the SDK reads to identify the principal."""
+    return {
+        "token": token,
+        "client_id": info.client_id or info.subject,
+        "scopes": sorted(info.scopes),
+        "expires_at": int(info.expires_at.timestamp()),
+        "resource": info.audience,
+        "subject": info.subject,
+        "claims": dict(info.claims),
+    }
+
+
 def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in pairs.items()]
 

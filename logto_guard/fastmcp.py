@@ -38,7 +38,15 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from ._authenticator import Authenticator
-from ._mcp_http import ASGIApp, MCPAuthMiddleware, Receive, Scope, Send, verify_bearer
+from ._mcp_http import (
+    ASGIApp,
+    MCPAuthMiddleware,
+    Receive,
+    Scope,
+    Send,
+    access_token_fields,
+    verify_bearer,
+)
 
 __all__ = ["LogtoProvider", "LogtoTokenVerifier"]
 
@@ -60,15 +68,7 @@ class LogtoTokenVerifier(TokenVerifier):
         info = await verify_bearer(self.authenticator, token)
         if info is None:
             return None
-        return AccessToken(
-            token=token,
-            client_id=info.client_id or info.subject,
-            scopes=sorted(info.scopes),
-            expires_at=int(info.expires_at.timestamp()),
-            resource=info.audience,
-            subject=info.subject,
-            claims=dict(info.claims),
-        )
+        return AccessToken(**access_token_fields(info, token))
 
 
 class LogtoProvider(RemoteAuthProvider):

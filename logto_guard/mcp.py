@@ -47,7 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from ._authenticator import Authenticator
 from ._identity import AuthInfo
-from ._mcp_http import ASGIApp, MCPAuthMiddleware, verify_bearer
+from ._mcp_http import ASGIApp, MCPAuthMiddleware, access_token_fields, verify_bearer
 from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
@@ -66,15 +66,7 @@ def to_access_token(info: AuthInfo, token: str) -> AccessToken:
     ``resource`` is the matched audience (RFC 8707); ``claims`` carries every claim,
     ``iss`` included, which the SDK reads to identify the principal.
     """
-    return AccessToken(
-        token=token,
-        client_id=info.client_id or info.subject,
-        scopes=sorted(info.scopes),
-        expires_at=int(info.expires_at.timestamp()),
-        resource=info.audience,
-        subject=info.subject,
-        claims=dict(info.claims),
-    )
+    return AccessToken(**access_token_fields(info, token))
 
 
 class LogtoTokenVerifier:
