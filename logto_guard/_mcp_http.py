@@ -18,7 +18,7 @@ from ._authenticator import Authenticator
 from ._errors import InsufficientScopeError
 from ._identity import AuthInfo
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
-from ._rfc6750 import Refusal
+from ._rfc6750 import Refusal, authorization_values
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -130,11 +130,7 @@ class MCPAuthMiddleware:
         if path != self.path:
             await self.app(scope, receive, send)
             return
-        values = [
-            value.decode("latin-1")
-            for name, value in scope.get("headers", [])
-            if name.lower() == b"authorization"
-        ]
+        values = authorization_values(scope.get("headers", []))
         result = await self.authenticator.check(values, self.required_scopes)
         if not isinstance(result, AuthInfo):
             assert result is not None  # optional=False: a missing token is a Refusal

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,11 @@ from ._errors import (
 # RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive
 # (RFC 9110 §11.1).
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    """Every ``Authorization`` value among an ASGI scope's raw ``headers``."""
+    return [value.decode("latin-1") for name, value in headers if name.lower() == b"authorization"]
 
 
 def parse_authorization(values: Sequence[str]) -> str:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping, Seq
 from typing import Any
 
 from ._authenticator import Authenticator
-from ._rfc6750 import Refusal
+from ._rfc6750 import Refusal, authorization_values
 
 __all__ = ["LogtoAuthMiddleware"]
 
@@ -84,11 +84,7 @@ class LogtoAuthMiddleware:
         if scope["type"] not in {"http", "websocket"} or scope["path"] in self.public_paths:
             await self.app(scope, receive, send)
             return
-        values = [
-            value.decode("latin-1")
-            for name, value in scope.get("headers", [])
-            if name.lower() == b"authorization"
-        ]
+        values = authorization_values(scope.get("headers", []))
         result = await self.authenticator.check(
             values,
             self.required_scopes,
