@@ -185,14 +185,6 @@ class Authenticator:
         self._accepted += 1
         return info
 
-    async def validate_token(self, token: str) -> AuthInfo:
-        """Validate a bare token (no ``Bearer``), for front ends handed the token alone.
-
-        Raises:
-            AuthError: (a subclass of) the token is refused.
-        """
-        return await self.authenticate([f"Bearer {token}"])
-
     @property
     def keys(self) -> dict[str, TrustedKey]:
         """The trusted signing keys by ``kid`` (empty before the first fetch)."""
