@@ -38,9 +38,8 @@ from ._rfc6750 import Refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
+from ._version import __version__
 from .fastapi import LogtoGuard
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ALGORITHMS",

@@ -26,6 +26,8 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
+
 if TYPE_CHECKING:
     from ._authenticator import Authenticator
 
@@ -35,15 +37,13 @@ try:
 except ImportError:  # the optional extra is absent: metrics are off
     otel = None  # type: ignore[assignment]
 
-_VERSION = "0.1.0"
-
 
 class _Instruments:
     """The instruments of one meter provider, reading every registered authenticator."""
 
     def __init__(self, provider: Any) -> None:
         self.provider = provider  # kept alive: instruments are looked up by its id
-        meter = (provider or otel.get_meter_provider()).get_meter("logto_guard", _VERSION)
+        meter = (provider or otel.get_meter_provider()).get_meter("logto_guard", __version__)
         self.guards: weakref.WeakSet[Authenticator] = weakref.WeakSet()
         meter.create_observable_counter(
             "logto_guard.requests",
