@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import sys
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
 
-from logto_guard.dev_issuer._app import create_app
+from logto_guard.dev_issuer._app import create_app, is_loopback
 from logto_guard.dev_issuer._config import open_issuer
 from logto_guard.dev_issuer._errors import StateError
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
@@ -51,19 +50,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def is_loopback_bind(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def dev_endpoints_warning(host: str, *, allowed: bool) -> str | None:
     """The start-up warning for ``/__dev__/*`` on a non-loopback bind, if any."""
-    if is_loopback_bind(host):
+    if is_loopback(host):
         return None
     if allowed:
         return (
@@ -88,7 +77,7 @@ def describe(state: IssuerState) -> str:
 
 def serving_app(args: argparse.Namespace, state: IssuerState) -> tuple[Starlette, str | None]:
     """The app to serve for the parsed command line, and the warning to print, if any."""
-    dev_endpoints = is_loopback_bind(args.host) or args.allow_remote_dev_endpoints
+    dev_endpoints = is_loopback(args.host) or args.allow_remote_dev_endpoints
     warning = dev_endpoints_warning(args.host, allowed=args.allow_remote_dev_endpoints)
     return create_app(state, dev_endpoints=dev_endpoints), warning
 

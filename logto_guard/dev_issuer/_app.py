@@ -202,7 +202,7 @@ def _refuse_foreign(state: IssuerState, request: Request) -> Response | None:
     if media_type != "application/json":
         return _dev_error("Content-Type must be application/json", status=415)
     host = _hostname(request.headers.get("host", ""))
-    if host is None or not (_is_loopback(host) or host == urlsplit(state.issuer).hostname):
+    if host is None or not (is_loopback(host) or host == urlsplit(state.issuer).hostname):
         return _dev_error("Host must be loopback or the issuer's host", status=403)
     origin = request.headers.get("origin")
     if origin is not None:
@@ -221,11 +221,12 @@ def _hostname(netloc: str) -> str | None:
     return parts.hostname or None
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``[::1]``)."""
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
