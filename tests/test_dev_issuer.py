@@ -136,6 +136,7 @@ async def test_discovery_document_advertises_client_credentials(state: IssuerSta
     assert doc["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
+        "none",
     ]
     assert doc["id_token_signing_alg_values_supported"] == ["ES384"]
 

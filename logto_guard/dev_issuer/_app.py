@@ -29,7 +29,6 @@ refused before parsing: both answer ``invalid_request``, never 500.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,19 +41,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from logto_guard.dev_issuer._errors import OAuthError
+from logto_guard.dev_issuer._flows import Flows, metadata, read_body
+from logto_guard.dev_issuer._hosts import local_host
 from logto_guard.dev_issuer._management import ManagementStandIn
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
+from logto_guard.dev_issuer._runtime import Runtime
 from logto_guard.dev_issuer._state import IssuerState
-from logto_guard.dev_issuer._token import MAX_BODY_BYTES, load_json, parse_body, token_response
+from logto_guard.dev_issuer._token import load_json, parse_body, token_response
+from logto_guard.dev_issuer._users import Directory
 from logto_guard.testing import LOGTO_JWKS_CACHE_CONTROL
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
+def create_app(
+    state: IssuerState, *, dev_endpoints: bool = True, directory: Directory | None = None
+) -> Starlette:
     """Build the ASGI app serving ``state``; routes live under the issuer's path (``/oidc``).
 
     ``dev_endpoints=False`` leaves out ``/__dev__/*`` (see the module docstring).
+    ``directory`` holds the dev users (default: ``directory.json`` in the state directory).
 
     The state file is re-read when another process changed it, so a ``--rotate`` run
     against the same state directory is picked up by a running issuer.
@@ -65,27 +71,12 @@ def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
         uvicorn.run(app, host="127.0.0.1", port=3001)
     """
     base = urlsplit(state.issuer).path.rstrip("/")
+    directory = directory or Directory.open(state.path.parent)
+    flows = Flows(state, directory, Runtime(state.clock))
 
     async def discovery(request: Request) -> Response:
         state.reload_if_changed()
-        issuer = state.issuer
-        return JSONResponse(
-            {
-                "issuer": issuer,
-                "jwks_uri": f"{issuer}/jwks",
-                "token_endpoint": f"{issuer}/token",
-                "grant_types_supported": ["client_credentials"],
-                "token_endpoint_auth_methods_supported": [
-                    "client_secret_basic",
-                    "client_secret_post",
-                ],
-                "response_types_supported": ["none"],
-                "subject_types_supported": ["public"],
-                "id_token_signing_alg_values_supported": [state.current_key.alg],
-                "claims_parameter_supported": False,
-                "request_parameter_supported": False,
-            }
-        )
+        return JSONResponse(metadata(state))
 
     async def jwks(request: Request) -> Response:
         state.reload_if_changed()
@@ -94,8 +85,10 @@ def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
     async def token(request: Request) -> Response:
         try:
             state.reload_if_changed()
-            params = parse_body(await _read_body(request), request.headers.get("content-type", ""))
-            body = token_response(state, params, request.headers.get("authorization"))
+            params = parse_body(await read_body(request), request.headers.get("content-type", ""))
+            body = token_response(
+                state, params, request.headers.get("authorization"), grants=flows.grants
+            )
         except OAuthError as exc:
             return JSONResponse(
                 exc.body(), status_code=exc.status_code, headers={**_NO_STORE, **exc.headers}
@@ -136,6 +129,11 @@ def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
         Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
         Route(f"{base}/jwks", jwks, methods=["GET"]),
         Route(f"{base}/token", token, methods=["POST"]),
+        Route(f"{base}/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
+        Route(f"/.well-known/oauth-authorization-server{base}", discovery, methods=["GET"]),
+        Route(f"/.well-known/openid-configuration{base}", discovery, methods=["GET"]),
+        Route(f"{base}/auth", flows.authorize, methods=["GET"]),
+        Route(f"{base}/reg", flows.register, methods=["POST"]),
     ]
     if dev_endpoints:
         routes += [
@@ -143,8 +141,9 @@ def create_app(state: IssuerState, *, dev_endpoints: bool = True) -> Starlette:
             Route("/__dev__/stage", dev_stage, methods=["POST"]),
             Route("/__dev__/sign", dev_sign, methods=["POST"]),
         ]
-    management = ManagementStandIn(state)
+    management = ManagementStandIn(state, flows.runtime, directory)
     routes.append(Route("/api/applications", management.applications, methods=["GET"]))
+    routes.append(Route("/api/subject-tokens", management.subject_tokens, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=management.lifespan)
     return app
 
@@ -178,31 +177,12 @@ async def _change_keys(state: IssuerState, request: Request, *, stage: bool) -> 
     return _jwks_response(state, request)
 
 
-async def _read_body(request: Request) -> bytes:
-    """The request body, at most ``MAX_BODY_BYTES`` (checked before and while reading).
-
-    Raises:
-        OAuthError: 413 invalid_request for a larger body.
-    """
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise OAuthError("invalid_request", "request body too large", status_code=413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise OAuthError("invalid_request", "request body too large", status_code=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _refuse_foreign(state: IssuerState, request: Request) -> Response | None:
     """Refuse a ``/__dev__`` request a web page could have sent (module docstring)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return _dev_error("Content-Type must be application/json", status=415)
-    host = _hostname(request.headers.get("host", ""))
-    if host is None or not (is_loopback(host) or host == urlsplit(state.issuer).hostname):
+    if not local_host(request.headers.get("host", ""), state.issuer):
         return _dev_error("Host must be loopback or the issuer's host", status=403)
     origin = request.headers.get("origin")
     if origin is not None:
@@ -212,28 +192,9 @@ def _refuse_foreign(state: IssuerState, request: Request) -> Response | None:
     return None
 
 
-def _hostname(netloc: str) -> str | None:
-    try:
-        parts = urlsplit(f"//{netloc.strip()}")
-        parts.port  # noqa: B018 -- raises ValueError on a malformed port
-    except ValueError:
-        return None
-    return parts.hostname or None
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``[::1]``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 async def _json_object(request: Request) -> dict[str, Any] | Response:
     try:
-        raw = await _read_body(request)
+        raw = await read_body(request)
         data = load_json(raw) if raw.strip() else {}
     except OAuthError as exc:
         return _dev_error(exc.description, status=exc.status_code)

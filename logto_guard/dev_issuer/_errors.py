@@ -25,6 +25,7 @@ class OAuthError(DevIssuerError):
         error: the RFC 6749 error code, e.g. ``"invalid_target"``.
         description: the ``error_description`` (also Logto's ``message``).
         headers: extra response headers, e.g. ``WWW-Authenticate`` on a Basic auth failure.
+        message: Logto's ``message`` when it differs from the description.
     """
 
     def __init__(
@@ -34,8 +35,10 @@ class OAuthError(DevIssuerError):
         *,
         status_code: int = 400,
         headers: Mapping[str, str] | None = None,
+        message: str | None = None,
     ) -> None:
         self.error = error
+        self.message = message or description
         self.description = description
         self.status_code = status_code
         self.headers = dict(headers or {})
@@ -45,7 +48,7 @@ class OAuthError(DevIssuerError):
         """The JSON body Logto sends: ``code``, ``message``, ``error``, ``error_description``."""
         return {
             "code": f"oidc.{self.error}",
-            "message": self.description,
+            "message": self.message,
             "error": self.error,
             "error_description": self.description,
         }

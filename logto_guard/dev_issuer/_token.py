@@ -10,7 +10,7 @@ import binascii
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -93,7 +93,7 @@ def _json_params(data: Any) -> Params:
     return params
 
 
-def _single(params: Params, name: str) -> str | None:
+def single(params: Params, name: str) -> str | None:
     values = params.get(name)
     return values[0] if values else None
 
@@ -122,7 +122,7 @@ def authenticate(state: IssuerState, params: Params, authorization: str | None) 
         OAuthError: invalid_request (no or two mechanisms) or invalid_client.
     """
     basic = _basic_credentials(authorization)
-    body_id, body_secret = _single(params, "client_id"), _single(params, "client_secret")
+    body_id, body_secret = single(params, "client_id"), single(params, "client_secret")
     if basic is not None:
         if body_secret is not None:
             raise OAuthError(
@@ -146,8 +146,19 @@ def authenticate(state: IssuerState, params: Params, authorization: str | None) 
     return app
 
 
-def token_response(state: IssuerState, params: Params, authorization: str | None) -> dict[str, Any]:
+GrantHandler = Callable[[Params, "str | None"], dict[str, Any]]
+
+
+def token_response(
+    state: IssuerState,
+    params: Params,
+    authorization: str | None,
+    grants: Mapping[str, GrantHandler] | None = None,
+) -> dict[str, Any]:
     """Handle one token request and return the success body.
+
+    ``grants`` maps further grant types (authorization_code, token exchange) to handlers
+    that authenticate the client themselves.
 
     Raises:
         OAuthError: every error of Logto's token endpoint table.
@@ -155,8 +166,11 @@ def token_response(state: IssuerState, params: Params, authorization: str | None
     for name, values in params.items():
         if len(values) > 1 and name not in _MULTI_VALUED:
             raise OAuthError("invalid_request", f"'{name}' parameter must not be provided twice")
+    grant_type = single(params, "grant_type")
+    handler = (grants or {}).get(grant_type or "")
+    if handler is not None:
+        return handler(params, authorization)
     app = authenticate(state, params, authorization)
-    grant_type = _single(params, "grant_type")
     if grant_type is None:
         raise OAuthError("invalid_request", "missing required parameter 'grant_type'")
     if grant_type != "client_credentials":
@@ -165,12 +179,12 @@ def token_response(state: IssuerState, params: Params, authorization: str | None
 
 
 def _client_credentials(state: IssuerState, app: App, params: Params) -> dict[str, Any]:
-    scope = _single(params, "scope") or ""
+    scope = single(params, "scope") or ""
     if not _SCOPE_CHARS.fullmatch(scope):
         raise OAuthError("invalid_scope", "scope contains invalid characters")
     requested = list(dict.fromkeys(s for s in scope.split(" ") if s))
     resources = params.get("resource", [])
-    organization_id = _single(params, "organization_id")
+    organization_id = single(params, "organization_id")
     if len(resources) > 1:
         raise OAuthError(
             "invalid_target",
@@ -195,7 +209,7 @@ def _client_credentials(state: IssuerState, app: App, params: Params) -> dict[st
         granted = [s for s in requested if s in grants.get("", ())]
         audience = ORGANIZATION_AUDIENCE_PREFIX + str(organization_id)
         token = state.mint(app, audience=audience, scopes=granted, ttl=DEFAULT_TTL)
-        return _body(token, DEFAULT_TTL, " ".join(granted))
+        return token_body(token, DEFAULT_TTL, " ".join(granted))
 
     allowed = set(grants.get(resource.indicator, ())) & set(resource.scopes)
     granted = [s for s in requested if s in allowed]
@@ -206,10 +220,10 @@ def _client_credentials(state: IssuerState, app: App, params: Params) -> dict[st
         organization_id=organization_id,
         ttl=resource.access_token_ttl,
     )
-    return _body(token, resource.access_token_ttl, " ".join(granted) or None)
+    return token_body(token, resource.access_token_ttl, " ".join(granted) or None)
 
 
-def _body(token: str, ttl: int, scope: str | None) -> dict[str, Any]:
+def token_body(token: str, ttl: int, scope: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {"access_token": token, "expires_in": ttl, "token_type": "Bearer"}
     if scope is not None:
         body["scope"] = scope
