@@ -11,9 +11,19 @@ Config file format (every section optional)::
         {"name": "shopping-client",
          "grants": {"https://shopping.api": ["read:products"]},
          "organizations": {"org1": {"": ["read:members"],
-                                    "https://shopping.api": ["write:products"]}}}
+                                    "https://shopping.api": ["write:products"]}},
+         "allow_token_exchange": false}
+      ],
+      "users": [
+        {"id": "user-dev", "username": "dev",
+         "roles": {"https://shopping.api": ["read:products", "write:products"]},
+         "personal_access_tokens": ["pat_dev"]}
       ]
     }
+
+Users are matched by ``id`` and replaced; ``allow_token_exchange`` (default ``false``, as
+in Logto) lets an app use the token-exchange grant. Users and the flag live in
+``directory.json`` in the state directory.
 
 Apps are matched by ``name``: an existing app keeps its App ID and Secret and gets the
 declared grants. An app may pin ``"app_id"`` and ``"app_secret"`` (used when created).
@@ -34,8 +44,9 @@ from typing import Any
 from starlette.applications import Starlette
 
 from logto_guard.dev_issuer._app import create_app
-from logto_guard.dev_issuer._model import DEFAULT_TTL
+from logto_guard.dev_issuer._model import DEFAULT_TTL, App
 from logto_guard.dev_issuer._state import DEFAULT_ALG, DEFAULT_ISSUER, IssuerState
+from logto_guard.dev_issuer._users import Directory
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -53,9 +64,12 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-_SECTIONS = frozenset({"resources", "apps"})
+_SECTIONS = frozenset({"resources", "apps", "users"})
+_USER_FIELDS = frozenset({"id", "username", "roles", "personal_access_tokens"})
 _RESOURCE_FIELDS = frozenset({"scopes", "access_token_ttl"})
-_APP_FIELDS = frozenset({"name", "app_id", "app_secret", "grants", "organizations"})
+_APP_FIELDS = frozenset(
+    {"name", "app_id", "app_secret", "grants", "organizations", "allow_token_exchange"}
+)
 
 
 def validate_config(config: Mapping[str, Any]) -> None:
@@ -96,6 +110,26 @@ def validate_config(config: Mapping[str, Any]) -> None:
             _expect(isinstance(org_grants, dict), f"{where}.organizations[{org!r}]", "an object")
             for indicator, scopes in org_grants.items():
                 _string_list(scopes, f"{where}.organizations[{org!r}][{indicator!r}]")
+        exchange = spec.get("allow_token_exchange", False)
+        _expect(isinstance(exchange, bool), f"{where}.allow_token_exchange", "true or false")
+    _validate_users(config.get("users", []))
+
+
+def _validate_users(users: object) -> None:
+    _expect(isinstance(users, list), "users", "a list")
+    assert isinstance(users, list)
+    for index, spec in enumerate(users):
+        where = f"users[{index}]"
+        _expect(isinstance(spec, dict), where, "an object")
+        _known(spec, _USER_FIELDS, where)
+        _expect(isinstance(spec.get("id"), str) and spec["id"], f"{where}.id", "a string")
+        username = spec.get("username")
+        _expect(username is None or isinstance(username, str), f"{where}.username", "a string")
+        roles = spec.get("roles") or {}
+        _expect(isinstance(roles, dict), f"{where}.roles", "an object")
+        for indicator, scopes in roles.items():
+            _string_list(scopes, f"{where}.roles[{indicator!r}]")
+        _string_list(spec.get("personal_access_tokens", []), f"{where}.personal_access_tokens")
 
 
 def _expect(ok: object, field: str, what: str) -> None:
@@ -114,8 +148,12 @@ def _string_list(value: object, field: str) -> None:
     _expect(ok, field, "a list of strings")
 
 
-def apply_config(state: IssuerState, config: Mapping[str, Any]) -> None:
-    """Declare the config's resources and apps in ``state`` (idempotent).
+def apply_config(
+    state: IssuerState, config: Mapping[str, Any], directory: Directory | None = None
+) -> None:
+    """Declare the config's resources, apps and users in ``state`` (idempotent).
+
+    ``directory`` defaults to the one in ``state``'s directory.
 
     Raises:
         ValueError: a malformed entry (nothing applied), unknown resource or undefined scope.
@@ -125,17 +163,38 @@ def apply_config(state: IssuerState, config: Mapping[str, Any]) -> None:
         for indicator, spec in dict(config.get("resources", {})).items():
             ttl = spec.get("access_token_ttl", DEFAULT_TTL)
             state.add_resource(indicator, spec.get("scopes", []), ttl=ttl)
+        directory = directory or Directory.open(state.path.parent)
         for spec in config.get("apps", []):
-            _apply_app(state, spec)
+            app = _apply_app(state, spec)
+            directory.set_token_exchange(app.app_id, spec.get("allow_token_exchange", False))
+        for spec in config.get("users", []):
+            _check_roles(state, spec.get("roles") or {}, spec["id"])
+            directory.set_user(
+                spec["id"],
+                username=spec.get("username"),
+                roles=spec.get("roles"),
+                personal_access_tokens=spec.get("personal_access_tokens", ()),
+            )
     except (AttributeError, KeyError, TypeError) as exc:
         raise ValueError(f"invalid dev issuer config: {type(exc).__name__}: {exc}") from exc
 
 
-def _apply_app(state: IssuerState, spec: Mapping[str, Any]) -> None:
+def _check_roles(state: IssuerState, roles: Mapping[str, Any], user_id: str) -> None:
+    for indicator, scopes in roles.items():
+        resource = state.resources.get(indicator)
+        if resource is None:
+            raise ValueError(f"user {user_id!r}: unknown resource {indicator!r}; add it first")
+        undefined = set(scopes) - set(resource.scopes)
+        if undefined:
+            missing = sorted(undefined)
+            raise ValueError(f"user {user_id!r}: {indicator!r} defines no scope {missing}")
+
+
+def _apply_app(state: IssuerState, spec: Mapping[str, Any]) -> App:
     name = spec["name"]
     grants, organizations = spec.get("grants"), spec.get("organizations")
     if state.find_app(name) is None and ("app_id" in spec or "app_secret" in spec):
-        state.add_app(
+        return state.add_app(
             name,
             grants=grants,
             organizations=organizations,
@@ -143,7 +202,7 @@ def _apply_app(state: IssuerState, spec: Mapping[str, Any]) -> None:
             app_secret=spec.get("app_secret"),
         )
     else:
-        state.ensure_app(name, grants=grants, organizations=organizations)
+        return state.ensure_app(name, grants=grants, organizations=organizations)
 
 
 def open_issuer(
