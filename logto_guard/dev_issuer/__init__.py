@@ -8,9 +8,10 @@ token exchange) with Logto's token shape and error bodies, signs ES384 by
 default (RSA and other curves on request), rotates keys, and keeps its keys and apps in a
 state directory so a restart keeps issued tokens valid. Dev-only ``/__dev__/rotate``,
 ``/__dev__/stage`` and ``/__dev__/sign`` endpoints exist only here, never in Logto;
-``GET /api/applications`` and ``POST /api/subject-tokens`` stand in for the Management API (``MANAGEMENT_API``, scope
-``all``) and are guarded by logto_guard itself. Users and the per-app ``allowTokenExchange`` flag
-live in a :class:`Directory` (``directory.json`` in the state directory).
+``GET /api/applications`` and ``POST /api/subject-tokens`` stand in for the Management
+API (``MANAGEMENT_API``, scope ``all``) and are guarded by logto_guard itself. Users and
+the per-app ``allowTokenExchange`` flag live in a :class:`Directory` (``directory.json``
+in the state directory).
 
 Run it with ``python -m logto_guard.dev_issuer``, or in-process::
 
