@@ -114,6 +114,13 @@ class Directory:
         self._save()
         return user
 
+    def remove_user(self, user_id: str) -> bool:
+        """Delete a user; ``True`` if it existed. Its subject tokens stop working."""
+        self._reload()
+        removed = self._users.pop(user_id, None) is not None
+        self._save()
+        return removed
+
     def allows_token_exchange(self, app_id: str) -> bool:
         """Logto's ``customClientMetadata.allowTokenExchange`` (default off)."""
         self._reload()
