@@ -56,6 +56,7 @@ async def test_metadata_is_served_where_the_mcp_sdk_looks(
     assert doc["authorization_endpoint"] == f"{ISSUER}/auth"
     assert doc["registration_endpoint"] == f"{ISSUER}/reg"
     assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["response_types_supported"] == ["code"]
     assert set(doc["grant_types_supported"]) == {
         "authorization_code",
@@ -144,7 +145,7 @@ async def test_authorize_errors_redirect_back_with_state(
         response = await http.get("/oidc/auth", params=auth_params(challenge, **overrides))
     assert response.status_code == 302
     query = query_of(response.headers["location"])
-    assert (query["error"], query["state"]) == (error, "s1")
+    assert (query["error"], query["state"], query["iss"]) == (error, "s1", ISSUER)
     assert "code" not in query
 
 

@@ -2,10 +2,11 @@
 
 ``GET <issuer>/auth`` approves at once (dev mode, no login page) for the user named by
 ``login_hint`` (a username or user id; default the ``dev`` user) and redirects to the
-client's registered ``redirect_uri`` with ``code`` and ``state``. It answers only
-requests whose ``Host`` is loopback or the issuer's host. ``POST <issuer>/reg`` registers a
-public client (``token_endpoint_auth_method`` ``none``). :data:`DEV_PUBLIC_CLIENT` is
-pre-registered and accepts any ``http`` loopback redirect URI (RFC 8252 §7.3).
+client's registered ``redirect_uri`` with ``code``, ``state`` and ``iss`` (RFC 9207). It
+answers only requests whose ``Host`` is loopback or the issuer's host. ``POST <issuer>/reg``
+registers a public client (``token_endpoint_auth_method`` ``none``).
+:data:`DEV_PUBLIC_CLIENT` is pre-registered and accepts any ``http`` loopback redirect URI
+(RFC 8252 §7.3).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def authorize(
     def back(params: dict[str, str]) -> tuple[int, str]:
         if "state" in query:
             params["state"] = query["state"]
+        params["iss"] = state.issuer  # RFC 9207: lets the client detect a mix-up
         separator = "&" if urlsplit(redirect_uri).query else "?"
         return 302, redirect_uri + separator + urlencode(params)
 

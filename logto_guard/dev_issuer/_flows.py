@@ -44,7 +44,7 @@ def metadata(state: IssuerState) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": [state.current_key.alg],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
-        "authorization_response_iss_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
