@@ -378,3 +378,47 @@ def test_directory_persists_users_and_flags(tmp_path: Path) -> None:
     assert again.user_for_pat("pat_x") == user
     assert again.allows_token_exchange("app1") and not again.allows_token_exchange("app2")
     assert "pat_x" not in repr(user)
+
+
+def test_users_come_from_the_config(tmp_path: Path) -> None:
+    state = IssuerState.open(tmp_path)
+    state.add_resource(SHOP, ["read:products", "write:products"])
+    config = {
+        "users": [
+            {"id": "u1", "username": "alice", "roles": {SHOP: ["read:products"]},
+             "personal_access_tokens": ["pat_alice"]}
+        ]
+    }  # fmt: skip
+    apply_config(state, config)
+    user = Directory.open(tmp_path).get_user("u1")
+    assert user is not None and user.username == "alice" and user.roles[SHOP] == ("read:products",)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"users": [{"id": "u1", "password": "x"}]}, "unknown field 'password' in users[0]"),
+        ({"users": [{"username": "x"}]}, "users[0].id must be a string"),
+        ({"users": [{"id": "u1", "roles": {SHOP: "read"}}]}, "users[0].roles"),
+        ({"apps": [{"name": "a", "allow_token_exchange": "yes"}]}, "allow_token_exchange"),
+        ({"users": [{"id": "u1", "roles": {"https://nope.api": []}}]}, "unknown resource"),
+        ({"users": [{"id": "u1", "roles": {SHOP: ["admin"]}}]}, "defines no scope"),
+        ({"users": [{"id": "u1", "personal_access_tokens": ["abc"]}]}, "pat_"),
+    ],
+)
+def test_bad_user_config_is_refused(tmp_path: Path, config: dict[str, Any], message: str) -> None:
+    state = IssuerState.open(tmp_path)
+    state.add_resource(SHOP, ["read:products"])
+    with pytest.raises(ValueError) as caught:
+        apply_config(state, config)
+    assert message in str(caught.value)
+    assert Directory.open(tmp_path).get_user("u1") is None
+
+
+async def test_banner_lists_users_and_token_exchange(world: World) -> None:
+    from logto_guard.dev_issuer.__main__ import describe
+
+    banner = describe(world.state, world.directory)
+    assert "user 'dev' (id user-dev)" in banner
+    assert f"App ID {world.agent.app_id}" in banner and "(token exchange allowed)" in banner
+    assert "pat_devtoken" not in banner

@@ -2,7 +2,7 @@
 
 Flags: ``--host`` (127.0.0.1), ``--port`` (3001), ``--state-dir`` (``.logto-dev``),
 ``--issuer`` (``http://<host>:<port>/oidc``), ``--alg`` (first key of a fresh state,
-ES384), ``--config FILE`` (resources and apps, see :mod:`logto_guard.dev_issuer._config`),
+ES384), ``--config FILE`` (resources, apps and users, see :mod:`logto_guard.dev_issuer._config`),
 ``--rotate ALG`` (rotate the signing key in the state directory and exit),
 ``--allow-remote-dev-endpoints`` (serve ``/__dev__/*``, which sign anything, on a
 non-loopback ``--host``; without it they are left out there, with a warning).
@@ -18,19 +18,21 @@ from collections.abc import Sequence
 from starlette.applications import Starlette
 
 from logto_guard.dev_issuer._app import create_app
+from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
 from logto_guard.dev_issuer._config import open_issuer
 from logto_guard.dev_issuer._errors import StateError
 from logto_guard.dev_issuer._hosts import is_loopback
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._serve import import_uvicorn
 from logto_guard.dev_issuer._state import DEFAULT_ALG, IssuerState
+from logto_guard.dev_issuer._users import Directory
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         prog="python -m logto_guard.dev_issuer",
-        description="Local Logto-compatible OAuth issuer (client_credentials) for development.",
+        description="Local Logto-compatible OAuth issuer for development.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (127.0.0.1)")
     parser.add_argument("--port", type=int, default=3001, help="port (3001)")
@@ -66,13 +68,25 @@ def dev_endpoints_warning(host: str, *, allowed: bool) -> str | None:
     )
 
 
-def describe(state: IssuerState) -> str:
-    """The start-up banner: issuer URL, then each app's name, App ID and App Secret."""
+def describe(state: IssuerState, directory: Directory | None = None) -> str:
+    """The start-up banner: issuer URL, each app's name, App ID and App Secret, the users."""
     lines = [f"Logto dev issuer: {state.issuer}", f"  JWKS: {state.issuer}/jwks"]
     for app in state.apps:
-        lines.append(f"  app {app.name!r}: App ID {app.app_id}  App Secret {app.app_secret}")
+        exchange = directory is not None and directory.allows_token_exchange(app.app_id)
+        lines.append(
+            f"  app {app.name!r}: App ID {app.app_id}  App Secret {app.app_secret}"
+            + ("  (token exchange allowed)" if exchange else "")
+        )
     if not state.apps:
         lines.append("  no apps yet: pass --config FILE to declare resources and apps")
+    for user in directory.users if directory is not None else []:
+        roles = "; ".join(f"{r}: {' '.join(s)}" for r, s in user.roles.items()) or "no roles"
+        lines.append(f"  user {user.username!r} (id {user.user_id}): {roles}")
+    if directory is not None:
+        lines.append(
+            f"  log in (auto-approved, PKCE S256): {state.issuer}/auth, public client "
+            f"{DEV_PUBLIC_CLIENT!r} or register at {state.issuer}/reg"
+        )
     return "\n".join(lines)
 
 
@@ -99,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StateError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(describe(state), flush=True)
+    print(describe(state, Directory.open(args.state_dir)), flush=True)
     app, warning = serving_app(args, state)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 CODE_TTL = 60
 SUBJECT_TOKEN_TTL = 600
 OPAQUE_TTL = 3600
+MAX_RECORDS = 10_000
+"""Per store: the oldest record is dropped beyond this, so no client can grow memory."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Runtime:
     def register(self, redirect_uris: tuple[str, ...], name: str = "") -> PublicClient:
         """Register a public client with a random ``client_id``."""
         client = PublicClient("dyn_" + secrets.token_urlsafe(12), redirect_uris, name)
+        _bound(self.clients)
         self.clients[client.client_id] = client
         return client
 
@@ -104,3 +108,9 @@ class Runtime:
         for store in (self._codes, self._opaque, self._subject):
             for key in [k for k, v in store.items() if v.expires_at <= now]:
                 del store[key]
+            _bound(store)
+
+
+def _bound(store: dict[str, Any]) -> None:
+    while len(store) >= MAX_RECORDS:
+        del store[next(iter(store))]
