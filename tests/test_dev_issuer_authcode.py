@@ -291,3 +291,23 @@ async def test_authorize_redirect_keeps_the_redirect_uris_query(
     location = response.headers["location"]
     assert location.startswith(uri + "&code=")
     assert BASE not in location
+
+
+@pytest.mark.parametrize(
+    "path", ["/oidc/.well-known/openid-configuration", "/oidc/reg", "/oidc/token"]
+)
+async def test_oauth_endpoints_answer_browser_preflights(
+    setup: tuple[IssuerState, Directory], path: str
+) -> None:
+    headers = {
+        "Origin": "http://localhost:6274",  # MCP Inspector
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, mcp-protocol-version",
+    }
+    async with client(*setup) as http:
+        preflight = await http.options(path, headers=headers)
+        dev = await http.options("/__dev__/sign", headers=headers)
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "mcp-protocol-version" in preflight.headers["access-control-allow-headers"].lower()
+    assert "access-control-allow-origin" not in dev.headers

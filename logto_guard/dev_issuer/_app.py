@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from logto_guard.dev_issuer._errors import OAuthError
-from logto_guard.dev_issuer._flows import Flows, metadata, read_body
+from logto_guard.dev_issuer._flows import Flows, cors, metadata, read_body
 from logto_guard.dev_issuer._hosts import local_host
 from logto_guard.dev_issuer._management import ManagementStandIn
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
@@ -125,16 +125,17 @@ def create_app(
             return _dev_error(f"cannot sign: {exc}")
         return JSONResponse({"token": signed})
 
-    routes = [
-        Route(f"{base}/.well-known/openid-configuration", discovery, methods=["GET"]),
-        Route(f"{base}/jwks", jwks, methods=["GET"]),
-        Route(f"{base}/token", token, methods=["POST"]),
-        Route(f"{base}/.well-known/oauth-authorization-server", discovery, methods=["GET"]),
-        Route(f"/.well-known/oauth-authorization-server{base}", discovery, methods=["GET"]),
-        Route(f"/.well-known/openid-configuration{base}", discovery, methods=["GET"]),
-        Route(f"{base}/auth", flows.authorize, methods=["GET"]),
-        Route(f"{base}/reg", flows.register, methods=["POST"]),
+    open_routes = [
+        (f"{base}/.well-known/openid-configuration", discovery, "GET"),
+        (f"{base}/.well-known/oauth-authorization-server", discovery, "GET"),
+        (f"/.well-known/oauth-authorization-server{base}", discovery, "GET"),
+        (f"/.well-known/openid-configuration{base}", discovery, "GET"),
+        (f"{base}/jwks", jwks, "GET"),
+        (f"{base}/token", token, "POST"),
+        (f"{base}/reg", flows.register, "POST"),
     ]
+    routes = [Route(p, cors(e), methods=[m, "OPTIONS"]) for p, e, m in open_routes]
+    routes.append(Route(f"{base}/auth", flows.authorize, methods=["GET"]))
     if dev_endpoints:
         routes += [
             Route("/__dev__/rotate", dev_rotate, methods=["POST"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import MAX_BODY_BYTES, GrantHandler, load_json
 from logto_guard.dev_issuer._users import Directory
 
+Endpoint = Callable[[Request], Awaitable[Response]]
 GRANT_TYPES = ["authorization_code", "client_credentials", TOKEN_EXCHANGE]
 
 
@@ -46,6 +48,31 @@ def metadata(state: IssuerState) -> dict[str, Any]:
         "request_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
     }
+
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, MCP-Protocol-Version",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def cors(endpoint: Endpoint) -> Endpoint:
+    """Open ``endpoint`` to browser clients (MCP Inspector, SPAs), answering preflights.
+
+    Only the OAuth endpoints under ``/oidc`` get this: never ``/__dev__`` or ``/api``.
+    Credentials are never allowed (``*``), so cookies are not sent cross-origin.
+    """
+
+    async def wrapped(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=CORS_HEADERS)
+        response = await endpoint(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    return wrapped
 
 
 async def read_body(request: Request) -> bytes:
