@@ -161,3 +161,27 @@ def check_grants(app: App, resources: Mapping[str, Resource]) -> None:
             undefined = set(scopes) - set(resource.scopes)
             if undefined:
                 raise ValueError(f"{indicator!r} defines no scope {sorted(undefined)}")
+
+
+def make_app(
+    name: str,
+    grants: Mapping[str, Iterable[str]] | None,
+    organizations: Mapping[str, Mapping[str, Iterable[str]]] | None,
+    app_id: str,
+    app_secret: str | None,
+    resources: Mapping[str, Resource],
+) -> App:
+    """A validated :class:`App` (a new secret unless given) granted only defined scopes.
+
+    Raises:
+        ValueError: a malformed scope, an unknown resource or an undefined scope.
+    """
+    app = App(
+        app_id=app_id,
+        app_secret=app_secret or new_app_secret(),
+        name=name,
+        grants=make_grants(grants),
+        organizations=make_organizations(organizations),
+    )
+    check_grants(app, resources)
+    return app

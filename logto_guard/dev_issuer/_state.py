@@ -14,12 +14,9 @@ from logto_guard.dev_issuer._model import (
     App,
     Resource,
     SigningKey,
-    check_grants,
-    make_grants,
-    make_organizations,
+    make_app,
     make_resource,
     new_app_id,
-    new_app_secret,
 )
 from logto_guard.dev_issuer._store import Snapshot, Stamp, file_stamp, read_state, write_state
 from logto_guard.testing import logto_claims, sign
@@ -163,7 +160,9 @@ class IssuerState:
         self.reload_if_changed()
         if not name or self.find_app(name) is not None:
             raise ValueError(f"an app named {name!r} already exists (or the name is empty)")
-        app = self._make_app(name, grants, organizations, app_id or new_app_id(), app_secret)
+        app = make_app(
+            name, grants, organizations, app_id or new_app_id(), app_secret, self._resources
+        )
         if app.app_id in self._apps:
             raise ValueError(f"App ID {app.app_id!r} is already taken")
         self._apps[app.app_id] = app
@@ -185,7 +184,9 @@ class IssuerState:
         existing = self.find_app(name)
         if existing is None:
             return self.add_app(name, grants=grants, organizations=organizations)
-        app = self._make_app(name, grants, organizations, existing.app_id, existing.app_secret)
+        app = make_app(
+            name, grants, organizations, existing.app_id, existing.app_secret, self._resources
+        )
         self._apps[app.app_id] = app
         self._save()
         return app
@@ -286,21 +287,3 @@ class IssuerState:
     def _save(self) -> None:
         write_state(self.path, Snapshot(self._keys, self._resources, self._apps))
         self._stamp = file_stamp(self.path)
-
-    def _make_app(
-        self,
-        name: str,
-        grants: Mapping[str, Iterable[str]] | None,
-        organizations: Mapping[str, Mapping[str, Iterable[str]]] | None,
-        app_id: str,
-        app_secret: str | None,
-    ) -> App:
-        app = App(
-            app_id=app_id,
-            app_secret=app_secret or new_app_secret(),
-            name=name,
-            grants=make_grants(grants),
-            organizations=make_organizations(organizations),
-        )
-        check_grants(app, self._resources)
-        return app
