@@ -252,12 +252,14 @@ async def test_every_subject_token_failure_is_the_same_invalid_grant(
 
 async def test_app_tokens_and_foreign_tokens_are_not_subjects(world: World, tmp_path: Path) -> None:
     app_token = world.state.mint(world.agent, audience=SHOP)
+    # an app token whose App ID happens to equal a user id: still an app token (sub == client_id)
+    lookalike = world.state.mint("user-dev", audience=SHOP)
     foreign_state = IssuerState.open(tmp_path / "foreign", issuer=world.state.issuer)
     foreign = foreign_state.mint("x", audience=SHOP, extra_claims={"sub": "user-dev"})
     id_token = world.state.sign(
         {"sub": "user-dev", "client_id": "c", "iss": world.state.issuer, "exp": 2**40}, typ="JWT"
     )
-    for subject in (app_token, foreign, id_token):
+    for subject in (app_token, lookalike, foreign, id_token):
         response = await world.exchange(
             resource=SHOP, subject_token=subject, subject_token_type=ACCESS_TOKEN_TYPE
         )
