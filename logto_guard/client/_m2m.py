@@ -5,15 +5,19 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from .._config import check_endpoint, check_url
 from .._errors import ConfigurationError
+from ._auth import BearerAuth, Plan, mcp_auth
 from ._cache import AccessToken, TokenCache
-from ._wire import TokenEndpoint
+from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build, explain
+from ._wire import Answer, TokenEndpoint, TokenRequestError, read_async, read_sync
 
 DEFAULT_REFRESH_MARGIN = 60.0
 DEFAULT_TIMEOUT = 10.0
@@ -40,6 +44,7 @@ class LogtoM2MClient:
         timeout: timeout of each token request, in seconds.
         allow_insecure_http: allow ``http://`` to hosts other than loopback (the App
             Secret then travels in clear: a private network only).
+        max_cached_tokens: how many tokens the cache keeps (least recently used go first).
 
     Raises:
         ClientConfigurationError: an argument is unusable.
@@ -58,6 +63,7 @@ class LogtoM2MClient:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         timeout: float = DEFAULT_TIMEOUT,
         allow_insecure_http: bool = False,
+        max_cached_tokens: int = DEFAULT_MAX_CACHED_TOKENS,
     ) -> None:
         error = ClientConfigurationError
         endpoint = check_endpoint(endpoint, allow_insecure_http=allow_insecure_http, error=error)
@@ -82,7 +88,13 @@ class LogtoM2MClient:
             url=self.token_endpoint, app_id=app_id, app_secret=app_secret, timeout=timeout
         )
         self._clock = clock
-        self._cache = TokenCache(clock=clock, refresh_margin=float(refresh_margin))
+        if isinstance(max_cached_tokens, bool) or not isinstance(max_cached_tokens, int):
+            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
+        if max_cached_tokens < 1:
+            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
+        self._cache = TokenCache(
+            clock=clock, refresh_margin=float(refresh_margin), max_entries=max_cached_tokens
+        )
         self._async_client, self._owns_async = http_client, http_client is None
         self._sync_client, self._owns_sync = sync_http_client, sync_http_client is None
         self._sync_client_lock = threading.Lock()
@@ -165,41 +177,214 @@ class LogtoM2MClient:
         ones). When the API answers 401 it drops that token, gets a fresh one and retries
         once; a second 401 is returned as is. Streamed request bodies cannot be replayed.
         """
-        return _BearerAuth(self, _key(resource, scopes, organization_id))
+        return BearerAuth(self, self._plan(_key(resource, scopes, organization_id)))
+
+    async def exchange(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        actor_token: str | None = None,
+        actor_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> AccessToken:
+        """A token for ``resource`` acting for the user of ``subject_token`` (RFC 8693).
+
+        Sends Logto's token-exchange grant with this app's Basic credentials. The result is
+        cached per (SHA-256 of the subject token, resource, scopes, organization, actor),
+        never past the subject token's own ``exp`` when it is a JWT; concurrent callers share
+        one request. The app needs token exchange enabled in Logto Console.
+
+        Raises:
+            TokenRequestError: Logto refused (``invalid_grant`` lists the usual causes) or
+                could not be reached.
+        """
+        plan = self._exchange_plan(
+            subject_token,
+            resource,
+            scopes,
+            subject_token_type,
+            actor_token,
+            actor_token_type,
+            organization_id,
+        )
+        return await self._cache.get(plan.key, lambda: self._fetch(plan))
+
+    def exchange_sync(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        actor_token: str | None = None,
+        actor_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> AccessToken:
+        """Blocking twin of :meth:`exchange` (uses ``sync_http_client``)."""
+        plan = self._exchange_plan(
+            subject_token,
+            resource,
+            scopes,
+            subject_token_type,
+            actor_token,
+            actor_token_type,
+            organization_id,
+        )
+        return self._cache.get_sync(plan.key, lambda: self._fetch_sync(plan))
+
+    def delegated_auth(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> httpx.Auth:
+        """An ``httpx.Auth`` calling another API as the user of ``subject_token``.
+
+        Exchanges the token (through the cache) and sends ``Authorization: Bearer``; works
+        with ``httpx.Client`` and ``httpx.AsyncClient``. A 401 from the API drops that
+        exchanged token and retries once with a new exchange. Its ``repr`` shows no token.
+        """
+        plan = self._exchange_plan(
+            subject_token,
+            resource,
+            scopes,
+            subject_token_type,
+            None,
+            ACCESS_TOKEN_TYPE,
+            organization_id,
+        )
+        return BearerAuth(self, plan, f"delegated_auth(resource={resource!r})")
+
+    def mcp_auth(
+        self,
+        *,
+        resource: str | None = None,
+        scopes: Iterable[str] = (),
+        organization_id: str | None = None,
+    ) -> Any:
+        """:meth:`auth` for the official MCP client SDK, which uses ``httpx2``, not httpx.
+
+        ``httpx2.AsyncClient(auth=m2m.mcp_auth(resource=MCP_URL))``, given to
+        ``mcp.client.streamable_http.streamable_http_client(url, http_client=...)``.
+        """
+        return mcp_auth(BearerAuth(self, self._plan(_key(resource, scopes, organization_id))))
+
+    async def mcp_headers(
+        self,
+        *,
+        resource: str | None = None,
+        scopes: Iterable[str] = (),
+        organization_id: str | None = None,
+    ) -> dict[str, str]:
+        """``{"Authorization": "Bearer <cached token>"}``, for any client's ``headers=``."""
+        token = await self.get_token(
+            resource=resource, scopes=scopes, organization_id=organization_id
+        )
+        return {"Authorization": f"Bearer {token.access_token}"}
+
+    def _exchange_plan(
+        self,
+        subject_token: str,
+        resource: str | None,
+        scopes: Iterable[str],
+        subject_token_type: str,
+        actor_token: str | None,
+        actor_token_type: str,
+        organization_id: str | None,
+    ) -> Plan:
+        try:
+            request = build(
+                subject_token,
+                resource=resource,
+                scopes=_key(None, scopes, None)[1],
+                subject_token_type=subject_token_type,
+                actor_token=actor_token,
+                actor_token_type=actor_token_type,
+                organization_id=organization_id,
+            )
+        except ValueError as exc:
+            raise ClientConfigurationError(str(exc)) from None
+        return Plan(
+            key=request.key,
+            form=request.form,
+            resource=resource,
+            organization_id=organization_id,
+            secrets=request.secrets,
+            explain=explain,
+            not_after=request.subject_expires_at,
+        )
+
+    def _plan(self, key: _Key) -> Plan:
+        return Plan(
+            key=key,
+            form=self._wire.client_credentials(*key)["data"],
+            resource=key[0],
+            organization_id=key[2],
+        )
 
     async def _get(self, key: _Key) -> AccessToken:
-        return await self._cache.get(key, lambda: self._fetch(key))
+        plan = self._plan(key)
+        return await self._cache.get(key, lambda: self._fetch(plan))
 
     def _get_sync(self, key: _Key) -> AccessToken:
-        return self._cache.get_sync(key, lambda: self._fetch_sync(key))
+        plan = self._plan(key)
+        return self._cache.get_sync(key, lambda: self._fetch_sync(plan))
 
-    async def _fetch(self, key: _Key) -> AccessToken:
+    async def _fetch(self, plan: Plan | _Key) -> AccessToken:
+        plan = plan if isinstance(plan, Plan) else self._plan(plan)
+        requested_at = self._refuse_expired_subject(plan)
         if self._async_client is None:
             self._async_client = httpx.AsyncClient()
-        requested_at = self._clock()
         try:
-            response = await self._async_client.post(**self._wire.request(*key))
+            answer = await read_async(self._async_client, self._wire.request(plan.form))
         except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc) from exc
-        token = self._wire.parse(
-            response, requested_at=requested_at, resource=key[0], organization_id=key[2]
-        )
-        return self._cache.store(key, token)
+            raise self._wire.network_error(exc, plan.secrets) from exc
+        return self._finish(plan, answer, requested_at)
 
-    def _fetch_sync(self, key: _Key) -> AccessToken:
+    def _fetch_sync(self, plan: Plan | _Key) -> AccessToken:
+        plan = plan if isinstance(plan, Plan) else self._plan(plan)
+        requested_at = self._refuse_expired_subject(plan)
         with self._sync_client_lock:
             if self._sync_client is None:
                 self._sync_client = httpx.Client()
             client = self._sync_client
-        requested_at = self._clock()
         try:
-            response = client.post(**self._wire.request(*key))
+            answer = read_sync(client, self._wire.request(plan.form))
         except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc) from exc
+            raise self._wire.network_error(exc, plan.secrets) from exc
+        return self._finish(plan, answer, requested_at)
+
+    def _refuse_expired_subject(self, plan: Plan) -> float:
+        now = self._clock()
+        if plan.not_after is not None and plan.not_after <= now:
+            raise TokenRequestError(
+                "invalid_grant", "the subject token has expired (its exp is past): not sent"
+            )
+        return now
+
+    def _finish(self, plan: Plan, answer: Answer, requested_at: float) -> AccessToken:
         token = self._wire.parse(
-            response, requested_at=requested_at, resource=key[0], organization_id=key[2]
+            answer,
+            requested_at=requested_at,
+            resource=plan.resource,
+            organization_id=plan.organization_id,
+            secrets=plan.secrets,
+            explain=plan.explain,
         )
-        return self._cache.store(key, token)
+        if plan.not_after is not None and token.expires_at > plan.not_after:
+            # Logto gives the full resource TTL; we stop at the user's own token's exp.
+            token = replace(
+                token,
+                expires_at=plan.not_after,
+                expires_in=max(plan.not_after - requested_at, 0.0),
+            )
+        return self._cache.store(plan.key, token)
 
     def close(self) -> None:
         """Close the sync HTTP client if this object created it (:meth:`aclose` closes both)."""
@@ -230,38 +415,6 @@ class LogtoM2MClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class _BearerAuth(httpx.Auth):
-    """Bearer token from the client's cache; one retry with a fresh token after a 401."""
-
-    def __init__(self, client: LogtoM2MClient, key: _Key) -> None:
-        self._client = client
-        self._key = key
-
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._client._get_sync(self._key)
-        response = yield _with_token(request, token)
-        if response.status_code == 401:
-            # Drop only the token that failed: another caller may have replaced it already.
-            self._client._cache.discard(self._key, token)
-            yield _with_token(request, self._client._get_sync(self._key))
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._client._get(self._key)
-        response = yield _with_token(request, token)
-        if response.status_code == 401:
-            self._client._cache.discard(self._key, token)
-            yield _with_token(request, await self._client._get(self._key))
-
-
-def _with_token(request: httpx.Request, token: AccessToken) -> httpx.Request:
-    request.headers["Authorization"] = f"Bearer {token.access_token}"
-    return request
 
 
 def _key(resource: str | None, scopes: Iterable[str], organization_id: str | None) -> _Key:

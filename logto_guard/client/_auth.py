@@ -1,0 +1,98 @@
+"""The httpx auths of :mod:`logto_guard.client`: Bearer from the cache, one retry on 401.
+
+One flow serves httpx's sync and async clients and the ``httpx2`` fork the official MCP
+client SDK uses (its ``Client`` refuses an ``httpx.Auth``: ``Invalid "auth" argument``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from ._cache import AccessToken
+    from ._m2m import LogtoM2MClient
+
+
+@dataclass(frozen=True, repr=False)
+class Plan:
+    """What one cached token is: its key, the form to send, and what bounds it."""
+
+    key: Any
+    form: dict[str, str]
+    resource: str | None
+    organization_id: str | None
+    secrets: tuple[str, ...] = ()
+    explain: Callable[[str, str | None], str | None] | None = None
+    not_after: float | None = None
+
+    def __repr__(self) -> str:  # the form may hold a subject token
+        return f"Plan(resource={self.resource!r})"
+
+
+class BearerAuth(httpx.Auth):
+    """Bearer token from the client's cache; one retry with a fresh token after a 401."""
+
+    def __init__(self, client: LogtoM2MClient, plan: Plan, label: str = "auth") -> None:
+        self._client = client
+        self._plan = plan
+        self._label = label
+
+    def __repr__(self) -> str:
+        return f"<LogtoM2MClient.{self._label} for app {self._client.app_id!r}>"
+
+    def _get_sync(self) -> AccessToken:
+        return self._client._cache.get_sync(
+            self._plan.key, lambda: self._client._fetch_sync(self._plan)
+        )
+
+    async def _get(self) -> AccessToken:
+        return await self._client._cache.get(
+            self._plan.key, lambda: self._client._fetch(self._plan)
+        )
+
+    def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
+        token = self._get_sync()
+        response = yield _with_token(request, token)
+        if response.status_code == 401:
+            # Drop only the token that failed: another caller may have replaced it already.
+            self._client._cache.discard(self._plan.key, token)
+            yield _with_token(request, self._get_sync())
+
+    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+        token = await self._get()
+        response = yield _with_token(request, token)
+        if response.status_code == 401:
+            self._client._cache.discard(self._plan.key, token)
+            yield _with_token(request, await self._get())
+
+
+def _with_token(request: Any, token: AccessToken) -> Any:
+    request.headers["Authorization"] = f"Bearer {token.access_token}"
+    return request
+
+
+def mcp_auth(auth: BearerAuth) -> Any:
+    """``auth`` as an ``httpx2.Auth`` (the MCP SDK's HTTP client), same flow."""
+    try:
+        import httpx2  # noqa: PLC0415 (optional: only the MCP client SDK brings it)
+    except ImportError as exc:
+        raise RuntimeError("mcp_auth() needs httpx2 (installed with the MCP SDK)") from exc
+
+    class _McpBearerAuth(httpx2.Auth):  # type: ignore[misc,name-defined]
+        def __repr__(self) -> str:
+            return repr(auth)
+
+        async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
+            flow = auth.async_auth_flow(request)
+            response = yield await flow.__anext__()
+            try:
+                while True:
+                    response = yield await flow.asend(response)
+            except StopAsyncIteration:
+                return
+
+    return _McpBearerAuth()
