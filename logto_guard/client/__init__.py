@@ -35,11 +35,11 @@ from ._wire import MAX_RESPONSE_BYTES, TokenRequestError
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
-    "AccessToken",
-    "ClientConfigurationError",
     "IMPERSONATION_TOKEN_TYPE",
-    "LogtoM2MClient",
     "MAX_RESPONSE_BYTES",
     "PERSONAL_ACCESS_TOKEN_TYPE",
+    "AccessToken",
+    "ClientConfigurationError",
+    "LogtoM2MClient",
     "TokenRequestError",
 ]

@@ -78,11 +78,11 @@ def _with_token(request: Any, token: AccessToken) -> Any:
 def mcp_auth(auth: BearerAuth) -> Any:
     """``auth`` as an ``httpx2.Auth`` (the MCP SDK's HTTP client), same flow."""
     try:
-        import httpx2  # noqa: PLC0415 (optional: only the MCP client SDK brings it)
+        import httpx2  # optional: only the MCP client SDK brings it
     except ImportError as exc:
         raise RuntimeError("mcp_auth() needs httpx2 (installed with the MCP SDK)") from exc
 
-    class _McpBearerAuth(httpx2.Auth):  # type: ignore[misc,name-defined]
+    class _McpBearerAuth(httpx2.Auth):
         def __repr__(self) -> str:
             return repr(auth)
 

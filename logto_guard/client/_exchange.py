@@ -23,12 +23,13 @@ import json
 import math
 from dataclasses import dataclass
 
-TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+# URNs, not secrets (S105).
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 """A Logto access token of the tenant (opaque or JWT), e.g. the one your API received."""
-IMPERSONATION_TOKEN_TYPE = "urn:logto:token-type:impersonation_token"
+IMPERSONATION_TOKEN_TYPE = "urn:logto:token-type:impersonation_token"  # noqa: S105
 """A ``sub_...`` token from Logto's Management API ``POST /api/subject-tokens`` (single use)."""
-PERSONAL_ACCESS_TOKEN_TYPE = "urn:logto:token-type:personal_access_token"
+PERSONAL_ACCESS_TOKEN_TYPE = "urn:logto:token-type:personal_access_token"  # noqa: S105
 """A user's personal access token (``pat_...``, reusable)."""
 
 DEFAULT_MAX_CACHED_TOKENS = 1024
