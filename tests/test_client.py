@@ -776,7 +776,7 @@ async def test_connection_refused_with_own_clients_then_close_them() -> None:
             await m2m.fetch_token(resource=RESOURCE)
         with pytest.raises(TokenRequestError, match="network_error"):
             m2m.fetch_token_sync(resource=RESOURCE)
-        own_async, own_sync = m2m._async_client, m2m._sync_client
+        own_async, own_sync = m2m._source._async_client, m2m._source._sync_client
 
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert own_async is not None and own_async.is_closed

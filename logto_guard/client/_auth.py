@@ -14,7 +14,7 @@ import httpx
 
 if TYPE_CHECKING:
     from ._cache import AccessToken
-    from ._m2m import LogtoM2MClient
+    from ._source import TokenSource
 
 
 @dataclass(frozen=True, repr=False)
@@ -36,37 +36,34 @@ class Plan:
 class BearerAuth(httpx.Auth):
     """Bearer token from the client's cache; one retry with a fresh token after a 401."""
 
-    def __init__(self, client: LogtoM2MClient, plan: Plan, label: str = "auth") -> None:
-        self._client = client
+    def __init__(self, source: TokenSource, plan: Plan, app_id: str, label: str = "auth") -> None:
+        self._source = source
         self._plan = plan
+        self._app_id = app_id
         self._label = label
 
     def __repr__(self) -> str:
-        return f"<LogtoM2MClient.{self._label} for app {self._client.app_id!r}>"
+        return f"<LogtoM2MClient.{self._label} for app {self._app_id!r}>"
 
     def _get_sync(self) -> AccessToken:
-        return self._client._cache.get_sync(
-            self._plan.key, lambda: self._client._fetch_sync(self._plan)
-        )
+        return self._source.get_sync(self._plan)
 
     async def _get(self) -> AccessToken:
-        return await self._client._cache.get(
-            self._plan.key, lambda: self._client._fetch(self._plan)
-        )
+        return await self._source.get(self._plan)
 
     def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         token = self._get_sync()
         response = yield _with_token(request, token)
         if response.status_code == 401:
             # Drop only the token that failed: another caller may have replaced it already.
-            self._client._cache.discard(self._plan.key, token)
+            self._source.discard(self._plan, token)
             yield _with_token(request, self._get_sync())
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         token = await self._get()
         response = yield _with_token(request, token)
         if response.status_code == 401:
-            self._client._cache.discard(self._plan.key, token)
+            self._source.discard(self._plan, token)
             yield _with_token(request, await self._get())
 
 

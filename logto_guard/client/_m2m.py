@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -17,7 +15,8 @@ from .._errors import ConfigurationError
 from ._auth import BearerAuth, Plan, mcp_auth
 from ._cache import AccessToken, TokenCache
 from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build, explain
-from ._wire import Answer, TokenEndpoint, TokenRequestError, read_async, read_sync
+from ._source import TokenSource
+from ._wire import TokenEndpoint
 
 DEFAULT_REFRESH_MARGIN = 60.0
 DEFAULT_TIMEOUT = 10.0
@@ -84,20 +83,23 @@ class LogtoM2MClient:
         self.endpoint = endpoint
         self.app_id = app_id
         self.token_endpoint = token_endpoint or f"{self.endpoint}/oidc/token"
-        self._wire = TokenEndpoint(
+        wire = TokenEndpoint(
             url=self.token_endpoint, app_id=app_id, app_secret=app_secret, timeout=timeout
         )
-        self._clock = clock
         if isinstance(max_cached_tokens, bool) or not isinstance(max_cached_tokens, int):
             raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
         if max_cached_tokens < 1:
             raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
-        self._cache = TokenCache(
+        cache = TokenCache(
             clock=clock, refresh_margin=float(refresh_margin), max_entries=max_cached_tokens
         )
-        self._async_client, self._owns_async = http_client, http_client is None
-        self._sync_client, self._owns_sync = sync_http_client, sync_http_client is None
-        self._sync_client_lock = threading.Lock()
+        self._source = TokenSource(
+            wire=wire,
+            cache=cache,
+            clock=clock,
+            http_client=http_client,
+            sync_http_client=sync_http_client,
+        )
 
     def __repr__(self) -> str:
         return f"LogtoM2MClient(endpoint={self.endpoint!r}, app_id={self.app_id!r})"
@@ -116,7 +118,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._fetch(_key(resource, scopes, organization_id))
+        return await self._source.fetch(self._plan(_key(resource, scopes, organization_id)))
 
     async def get_token(
         self,
@@ -132,7 +134,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._get(_key(resource, scopes, organization_id))
+        return await self._source.get(self._plan(_key(resource, scopes, organization_id)))
 
     def fetch_token_sync(
         self,
@@ -142,7 +144,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`fetch_token` (uses ``sync_http_client``)."""
-        return self._fetch_sync(_key(resource, scopes, organization_id))
+        return self._source.fetch_sync(self._plan(_key(resource, scopes, organization_id)))
 
     def get_token_sync(
         self,
@@ -152,7 +154,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`get_token`; concurrent threads share one request."""
-        return self._get_sync(_key(resource, scopes, organization_id))
+        return self._source.get_sync(self._plan(_key(resource, scopes, organization_id)))
 
     def invalidate(
         self,
@@ -162,7 +164,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> None:
         """Forget the cached token for these arguments; the next ``get_token*`` requests one."""
-        self._cache.discard(_key(resource, scopes, organization_id))
+        self._source.cache.discard(_key(resource, scopes, organization_id))
 
     def auth(
         self,
@@ -177,7 +179,9 @@ class LogtoM2MClient:
         ones). When the API answers 401 it drops that token, gets a fresh one and retries
         once; a second 401 is returned as is. Streamed request bodies cannot be replayed.
         """
-        return BearerAuth(self, self._plan(_key(resource, scopes, organization_id)))
+        return BearerAuth(
+            self._source, self._plan(_key(resource, scopes, organization_id)), self.app_id
+        )
 
     async def exchange(
         self,
@@ -210,7 +214,7 @@ class LogtoM2MClient:
             actor_token_type,
             organization_id,
         )
-        return await self._cache.get(plan.key, lambda: self._fetch(plan))
+        return await self._source.get(plan)
 
     def exchange_sync(
         self,
@@ -233,7 +237,7 @@ class LogtoM2MClient:
             actor_token_type,
             organization_id,
         )
-        return self._cache.get_sync(plan.key, lambda: self._fetch_sync(plan))
+        return self._source.get_sync(plan)
 
     def delegated_auth(
         self,
@@ -259,7 +263,7 @@ class LogtoM2MClient:
             ACCESS_TOKEN_TYPE,
             organization_id,
         )
-        return BearerAuth(self, plan, f"delegated_auth(resource={resource!r})")
+        return BearerAuth(self._source, plan, self.app_id, f"delegated_auth(resource={resource!r})")
 
     def mcp_auth(
         self,
@@ -273,7 +277,8 @@ class LogtoM2MClient:
         ``httpx2.AsyncClient(auth=m2m.mcp_auth(resource=MCP_URL))``, given to
         ``mcp.client.streamable_http.streamable_http_client(url, http_client=...)``.
         """
-        return mcp_auth(BearerAuth(self, self._plan(_key(resource, scopes, organization_id))))
+        plan = self._plan(_key(resource, scopes, organization_id))
+        return mcp_auth(BearerAuth(self._source, plan, self.app_id, "mcp_auth"))
 
     async def mcp_headers(
         self,
@@ -323,81 +328,18 @@ class LogtoM2MClient:
     def _plan(self, key: _Key) -> Plan:
         return Plan(
             key=key,
-            form=self._wire.client_credentials(*key)["data"],
+            form=self._source.wire.client_credentials(*key)["data"],
             resource=key[0],
             organization_id=key[2],
         )
 
-    async def _get(self, key: _Key) -> AccessToken:
-        plan = self._plan(key)
-        return await self._cache.get(key, lambda: self._fetch(plan))
-
-    def _get_sync(self, key: _Key) -> AccessToken:
-        plan = self._plan(key)
-        return self._cache.get_sync(key, lambda: self._fetch_sync(plan))
-
-    async def _fetch(self, plan: Plan | _Key) -> AccessToken:
-        plan = plan if isinstance(plan, Plan) else self._plan(plan)
-        requested_at = self._refuse_expired_subject(plan)
-        if self._async_client is None:
-            self._async_client = httpx.AsyncClient()
-        try:
-            answer = await read_async(self._async_client, self._wire.request(plan.form))
-        except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc, plan.secrets) from exc
-        return self._finish(plan, answer, requested_at)
-
-    def _fetch_sync(self, plan: Plan | _Key) -> AccessToken:
-        plan = plan if isinstance(plan, Plan) else self._plan(plan)
-        requested_at = self._refuse_expired_subject(plan)
-        with self._sync_client_lock:
-            if self._sync_client is None:
-                self._sync_client = httpx.Client()
-            client = self._sync_client
-        try:
-            answer = read_sync(client, self._wire.request(plan.form))
-        except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc, plan.secrets) from exc
-        return self._finish(plan, answer, requested_at)
-
-    def _refuse_expired_subject(self, plan: Plan) -> float:
-        now = self._clock()
-        if plan.not_after is not None and plan.not_after <= now:
-            raise TokenRequestError(
-                "invalid_grant", "the subject token has expired (its exp is past): not sent"
-            )
-        return now
-
-    def _finish(self, plan: Plan, answer: Answer, requested_at: float) -> AccessToken:
-        token = self._wire.parse(
-            answer,
-            requested_at=requested_at,
-            resource=plan.resource,
-            organization_id=plan.organization_id,
-            secrets=plan.secrets,
-            explain=plan.explain,
-        )
-        if plan.not_after is not None and token.expires_at > plan.not_after:
-            # Logto gives the full resource TTL; we stop at the user's own token's exp.
-            token = replace(
-                token,
-                expires_at=plan.not_after,
-                expires_in=max(plan.not_after - requested_at, 0.0),
-            )
-        return self._cache.store(plan.key, token)
-
     def close(self) -> None:
         """Close the sync HTTP client if this object created it (:meth:`aclose` closes both)."""
-        if self._owns_sync and self._sync_client is not None:
-            client, self._sync_client = self._sync_client, None
-            client.close()
+        self._source.close()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this object created; clients passed in stay open."""
-        self.close()
-        if self._owns_async and self._async_client is not None:
-            client, self._async_client = self._async_client, None
-            await client.aclose()
+        await self._source.aclose()
 
     def __enter__(self) -> LogtoM2MClient:
         return self
