@@ -22,6 +22,7 @@ from logto_guard.client import (
     ACCESS_TOKEN_TYPE,
     IMPERSONATION_TOKEN_TYPE,
     MAX_RESPONSE_BYTES,
+    Challenge,
     LogtoM2MClient,
     TokenRequestError,
 )
@@ -412,3 +413,43 @@ def test_sync_delegated_auth() -> None:
             assert api.get("https://shopping.api/x").text == "Bearer eyJ.x.y"
             assert api.get("https://shopping.api/x").text == "Bearer eyJ.x.y"
     assert len(logto.forms) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            'Bearer realm="r", error="insufficient_scope", error_description="needs \\"w\\"", '
+            'scope="read:a write:a", resource_metadata="https://x/.well-known/oauth-protected-resource/mcp"',
+            Challenge(
+                403,
+                "insufficient_scope",
+                'needs "w"',
+                ("read:a", "write:a"),
+                "https://x/.well-known/oauth-protected-resource/mcp",
+            ),
+        ),
+        ("Basic realm=x", Challenge(403)),
+        (None, Challenge(403)),
+        ("Bearer " + "a=b, " * 5000, Challenge(403)),
+    ],
+)
+def test_challenges_are_parsed_from_www_authenticate(
+    header: str | None, expected: Challenge
+) -> None:
+    assert Challenge.parse(403, header) == expected
+
+
+def test_an_auth_keeps_the_last_refusal_it_saw() -> None:
+    challenge = 'Bearer error="insufficient_scope", scope="write:items"'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oidc/token":
+            return httpx.Response(200, json=GOOD)
+        return httpx.Response(403, headers={"WWW-Authenticate": challenge})
+
+    with client(handler) as m2m:
+        auth = m2m.auth(resource=RESOURCE)
+        with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as api:
+            assert api.get("https://shopping.api/x").status_code == 403
+    assert auth.last_challenge == Challenge(403, "insufficient_scope", None, ("write:items",))  # type: ignore[attr-defined]

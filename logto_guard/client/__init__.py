@@ -29,6 +29,7 @@ an API of your own::
 """
 
 from ._cache import AccessToken
+from ._challenge import Challenge
 from ._exchange import ACCESS_TOKEN_TYPE, IMPERSONATION_TOKEN_TYPE, PERSONAL_ACCESS_TOKEN_TYPE
 from ._m2m import ClientConfigurationError, LogtoM2MClient
 from ._wire import MAX_RESPONSE_BYTES, TokenRequestError
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_RESPONSE_BYTES",
     "PERSONAL_ACCESS_TOKEN_TYPE",
     "AccessToken",
+    "Challenge",
     "ClientConfigurationError",
     "LogtoM2MClient",
     "TokenRequestError",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._challenge import Challenge, parse_challenge
+
 if TYPE_CHECKING:
     from ._cache import AccessToken
     from ._source import TokenSource
@@ -41,6 +43,8 @@ class BearerAuth(httpx.Auth):
         self._plan = plan
         self._app_id = app_id
         self._label = label
+        self.last_challenge: Challenge | None = None
+        """The last 401/403 this auth saw (after its one retry), or None."""
 
     def __repr__(self) -> str:
         return f"<LogtoM2MClient.{self._label} for app {self._app_id!r}>"
@@ -57,14 +61,21 @@ class BearerAuth(httpx.Auth):
         if response.status_code == 401:
             # Drop only the token that failed: another caller may have replaced it already.
             self._source.discard(self._plan, token)
-            yield _with_token(request, self._get_sync())
+            response = yield _with_token(request, self._get_sync())
+        self._saw(response)
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         token = await self._get()
         response = yield _with_token(request, token)
         if response.status_code == 401:
             self._source.discard(self._plan, token)
-            yield _with_token(request, await self._get())
+            response = yield _with_token(request, await self._get())
+        self._saw(response)
+
+    def _saw(self, response: Any) -> None:
+        if response.status_code in (401, 403):
+            header = response.headers.get("WWW-Authenticate")
+            self.last_challenge = parse_challenge(response.status_code, header)
 
 
 def _with_token(request: Any, token: AccessToken) -> Any:
@@ -80,6 +91,10 @@ def mcp_auth(auth: BearerAuth) -> Any:
         raise RuntimeError("mcp_auth() needs httpx2 (installed with the MCP SDK)") from exc
 
     class _McpBearerAuth(httpx2.Auth):
+        @property
+        def last_challenge(self) -> Challenge | None:
+            return auth.last_challenge
+
         def __repr__(self) -> str:
             return repr(auth)
 
