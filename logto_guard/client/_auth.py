@@ -6,7 +6,7 @@ client SDK uses (its ``Client`` refuses an ``httpx.Auth``: ``Invalid "auth" argu
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,12 @@ class Plan:
 
     def __repr__(self) -> str:  # the form may hold a subject token
         return f"Plan(resource={self.resource!r})"
+
+
+def scope_set(scopes: Iterable[str]) -> frozenset[str]:
+    """Scopes as a set; scopes travel space-joined, so "a b" and ["a", "b"] are the same."""
+    parts = [scopes] if isinstance(scopes, str) else scopes
+    return frozenset(s for part in parts for s in part.split(" ") if s)
 
 
 class BearerAuth(httpx.Auth):

@@ -21,7 +21,9 @@ import binascii
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+
+from ._auth import Plan, scope_set
 
 # URNs, not secrets (S105).
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
@@ -47,16 +49,6 @@ _NOT_ALLOWED_FIX = (
 )
 
 
-@dataclass(frozen=True)
-class ExchangeRequest:
-    """One exchange: its form (with the secrets) and its cache key (digests only)."""
-
-    form: dict[str, str]
-    key: tuple[object, ...]
-    secrets: tuple[str, ...]
-    subject_expires_at: float | None
-
-
 def digest(token: str) -> str:
     """SHA-256 hex of a token: what the cache keys hold instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -66,13 +58,18 @@ def build(
     subject_token: str,
     *,
     resource: str | None,
-    scopes: frozenset[str],
+    scopes: Iterable[str],
     subject_token_type: str,
     actor_token: str | None,
     actor_token_type: str,
     organization_id: str | None,
-) -> ExchangeRequest:
-    """The form Logto reads, and the cache key, for one exchange."""
+) -> Plan:
+    """The form Logto reads, the cache key (digests only) and the cap of one exchange.
+
+    Raises:
+        ValueError: ``subject_token`` or ``subject_token_type`` is empty or not a string.
+    """
+    scopes = scope_set(scopes)
     for name, value in (
         ("subject_token", subject_token),
         ("subject_token_type", subject_token_type),
@@ -106,7 +103,15 @@ def build(
         organization_id,
         actor,
     )
-    return ExchangeRequest(form, key, tuple(secrets), unverified_exp(subject_token))
+    return Plan(
+        key=key,
+        form=form,
+        resource=resource,
+        organization_id=organization_id,
+        secrets=tuple(secrets),
+        explain=explain,
+        not_after=unverified_exp(subject_token),
+    )
 
 
 def unverified_exp(token: str) -> float | None:

@@ -12,9 +12,9 @@ import httpx
 
 from .._config import check_endpoint, check_url
 from .._errors import ConfigurationError
-from ._auth import BearerAuth, Plan, mcp_auth
+from ._auth import BearerAuth, Plan, mcp_auth, scope_set
 from ._cache import AccessToken, TokenCache
-from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build, explain
+from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build
 from ._source import TokenSource
 from ._wire import TokenEndpoint
 
@@ -207,12 +207,12 @@ class LogtoM2MClient:
         """
         plan = self._exchange_plan(
             subject_token,
-            resource,
-            scopes,
-            subject_token_type,
-            actor_token,
-            actor_token_type,
-            organization_id,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=actor_token,
+            actor_token_type=actor_token_type,
+            organization_id=organization_id,
         )
         return await self._source.get(plan)
 
@@ -230,12 +230,12 @@ class LogtoM2MClient:
         """Blocking twin of :meth:`exchange` (uses ``sync_http_client``)."""
         plan = self._exchange_plan(
             subject_token,
-            resource,
-            scopes,
-            subject_token_type,
-            actor_token,
-            actor_token_type,
-            organization_id,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=actor_token,
+            actor_token_type=actor_token_type,
+            organization_id=organization_id,
         )
         return self._source.get_sync(plan)
 
@@ -256,12 +256,12 @@ class LogtoM2MClient:
         """
         plan = self._exchange_plan(
             subject_token,
-            resource,
-            scopes,
-            subject_token_type,
-            None,
-            ACCESS_TOKEN_TYPE,
-            organization_id,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=None,
+            actor_token_type=ACCESS_TOKEN_TYPE,
+            organization_id=organization_id,
         )
         return BearerAuth(self._source, plan, self.app_id, f"delegated_auth(resource={resource!r})")
 
@@ -293,37 +293,11 @@ class LogtoM2MClient:
         )
         return {"Authorization": f"Bearer {token.access_token}"}
 
-    def _exchange_plan(
-        self,
-        subject_token: str,
-        resource: str | None,
-        scopes: Iterable[str],
-        subject_token_type: str,
-        actor_token: str | None,
-        actor_token_type: str,
-        organization_id: str | None,
-    ) -> Plan:
+    def _exchange_plan(self, subject_token: str, **options: Any) -> Plan:
         try:
-            request = build(
-                subject_token,
-                resource=resource,
-                scopes=_key(None, scopes, None)[1],
-                subject_token_type=subject_token_type,
-                actor_token=actor_token,
-                actor_token_type=actor_token_type,
-                organization_id=organization_id,
-            )
+            return build(subject_token, **options)
         except ValueError as exc:
             raise ClientConfigurationError(str(exc)) from None
-        return Plan(
-            key=request.key,
-            form=request.form,
-            resource=resource,
-            organization_id=organization_id,
-            secrets=request.secrets,
-            explain=explain,
-            not_after=request.subject_expires_at,
-        )
 
     def _plan(self, key: _Key) -> Plan:
         return Plan(
@@ -360,6 +334,4 @@ class LogtoM2MClient:
 
 
 def _key(resource: str | None, scopes: Iterable[str], organization_id: str | None) -> _Key:
-    # Scopes travel space-joined, so "a b" and ["a", "b"] are the same request.
-    parts = [scopes] if isinstance(scopes, str) else scopes
-    return resource, frozenset(s for part in parts for s in part.split()), organization_id
+    return resource, scope_set(scopes), organization_id
