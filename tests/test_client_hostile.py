@@ -375,7 +375,10 @@ async def test_an_echoed_subject_token_is_redacted() -> None:
 
 
 @pytest.mark.anyio
-async def test_delegated_auth_calls_the_api_as_the_user_and_retries_once_on_401() -> None:
+async def test_delegated_auth_calls_the_api_as_the_user_and_retries_once_on_401(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
     logto = FakeExchange()
     api_seen: list[str] = []
 
@@ -393,6 +396,8 @@ async def test_delegated_auth_calls_the_api_as_the_user_and_retries_once_on_401(
         assert subject not in repr(auth)
         assert APP_SECRET not in repr(auth) + repr(m2m)
     assert response.status_code == 200
+    assert caplog.records  # httpx logged the calls, and nothing secret
+    assert subject not in caplog.text and APP_SECRET not in caplog.text
     assert len(logto.forms) == 2
     assert api_seen[0] != api_seen[1]
     assert all(seen.startswith("Bearer eyJ") for seen in api_seen)
