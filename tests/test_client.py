@@ -776,7 +776,7 @@ async def test_connection_refused_with_own_clients_then_close_them() -> None:
             await m2m.fetch_token(resource=RESOURCE)
         with pytest.raises(TokenRequestError, match="network_error"):
             m2m.fetch_token_sync(resource=RESOURCE)
-        own_async, own_sync = m2m._async_client, m2m._sync_client
+        own_async, own_sync = m2m._source._async_client, m2m._source._sync_client
 
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert own_async is not None and own_async.is_closed
@@ -882,8 +882,19 @@ def test_configuration_is_keyword_only() -> None:
 def test_all_is_sorted_and_complete() -> None:
     import logto_guard.client as module
 
-    assert module.__all__ == sorted(module.__all__)
-    public = {name for name, value in vars(module).items() if not name.startswith("_")}
-    assert {"AccessToken", "ClientConfigurationError", "LogtoM2MClient", "TokenRequestError"} <= (
-        public & set(module.__all__)
-    )
+    # ruff's RUF022 order: constants first, then classes, each alphabetical.
+    assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith(module.__name__)
+    }
+    assert public <= set(module.__all__)
+    assert {
+        "ACCESS_TOKEN_TYPE",
+        "IMPERSONATION_TOKEN_TYPE",
+        "PERSONAL_ACCESS_TOKEN_TYPE",
+        "AccessToken",
+        "LogtoM2MClient",
+        "TokenRequestError",
+    } <= set(module.__all__)

@@ -8,7 +8,8 @@ answer), so ``TOKEN=$(logto-guard token ...)`` works; the App Secret comes from
 ``$LOGTO_APP_SECRET`` or a prompt that does not echo.
 
 Exit status: 0 success; 1 the token is invalid, lacks a required scope, or the token
-endpoint refused; 2 usage error, or Logto (JWKS or token endpoint) unreachable; 141 the
+endpoint refused; 2 usage error, or Logto (JWKS or token endpoint) unreachable; 3
+``token --require-scopes`` and Logto dropped a requested scope; 141 the
 reader of the output went away (``| head``), as for any Unix tool killed by SIGPIPE.
 """
 
@@ -40,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logto-guard",
         description="Inspect Logto access tokens and fetch M2M tokens.",
-        epilog="exit status: 0 ok, 1 invalid token or refused request, 2 usage or network error",
+        epilog=(
+            "exit status: 0 ok, 1 invalid token or refused request, 2 usage or network error,"
+            " 3 token --require-scopes and a scope was not granted"
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = commands.add_parser(
@@ -85,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="variable holding the App Secret (%(default)s); prompts when unset",
     )
     add("--json", action="store_true", help="print the whole token response as JSON")
+    add(
+        "--require-scopes",
+        action="store_true",
+        help="exit 3 (no token printed) when Logto grants fewer scopes than requested",
+    )
     add("--allow-insecure-http", action="store_true", help="allow http:// to non-loopback hosts")
     return parser
 

@@ -1,4 +1,9 @@
-"""``logto-guard token``: an M2M access token by client credentials, for scripts."""
+"""``logto-guard token``: an M2M access token by client credentials, for scripts.
+
+Logto drops requested scopes the app was not granted without a word (the token is issued
+without them); this command names them on stderr, and ``--require-scopes`` turns that
+into exit status 3 (:data:`EXIT_SCOPES_DROPPED`) with no token printed.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from .._errors import ConfigurationError
 from ..client import LogtoM2MClient, TokenRequestError
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, IO, UsageError
 from ._report import show
+
+EXIT_SCOPES_DROPPED = 3
+"""``--require-scopes`` and Logto granted fewer scopes than requested."""
 
 
 def _secret(args: argparse.Namespace, io: IO) -> str:
@@ -55,6 +63,19 @@ async def run_token(args: argparse.Namespace, io: IO) -> int:
             # The token endpoint's words are foreign bytes: escaped, never raw.
             print(f"{show(str(exc), limit=500)}{status}", file=io.stderr)
             return EXIT_USAGE if exc.error == "network_error" else EXIT_INVALID
+    requested = {scope for part in args.scope for scope in part.split(" ") if scope}
+    dropped = sorted(requested - token.scopes)
+    if dropped:
+        level = "error" if args.require_scopes else "warning"
+        names = " ".join(show(scope, limit=100) for scope in dropped)
+        print(
+            f"logto-guard token: {level}: Logto did not grant {names} to app "
+            f"{show(args.app_id, limit=100)} (it drops unassigned scopes silently): assign "
+            "a role with these permissions to the app in Logto Console",
+            file=io.stderr,
+        )
+        if args.require_scopes:
+            return EXIT_SCOPES_DROPPED
     if not args.json:
         print(token.access_token, file=io.stdout)
         return EXIT_OK

@@ -10,8 +10,9 @@ Errors (both are :class:`logto_guard.LogtoGuardError`)::
 
     ClientConfigurationError   ValueError: a bad endpoint or credentials, at construction
     TokenRequestError          the token endpoint said no (.error, .code, .status_code),
-                               answered garbage (invalid_response) or was unreachable
-                               (network_error)
+                               answered garbage (invalid_response: also too large, compressed,
+                               absurdly nested or out of range) or was
+                               unreachable (network_error)
 
 Example, for the Logto Management API (resource ``<endpoint>/api``, scope ``all``) and for
 an API of your own::
@@ -28,7 +29,19 @@ an API of your own::
 """
 
 from ._cache import AccessToken
+from ._challenge import Challenge
+from ._exchange import ACCESS_TOKEN_TYPE, IMPERSONATION_TOKEN_TYPE, PERSONAL_ACCESS_TOKEN_TYPE
 from ._m2m import ClientConfigurationError, LogtoM2MClient
-from ._wire import TokenRequestError
+from ._wire import MAX_RESPONSE_BYTES, TokenRequestError
 
-__all__ = ["AccessToken", "ClientConfigurationError", "LogtoM2MClient", "TokenRequestError"]
+__all__ = [
+    "ACCESS_TOKEN_TYPE",
+    "IMPERSONATION_TOKEN_TYPE",
+    "MAX_RESPONSE_BYTES",
+    "PERSONAL_ACCESS_TOKEN_TYPE",
+    "AccessToken",
+    "Challenge",
+    "ClientConfigurationError",
+    "LogtoM2MClient",
+    "TokenRequestError",
+]

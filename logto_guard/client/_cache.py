@@ -5,12 +5,15 @@ fetching: concurrent callers wanting the same missing token share one request. A
 callers share an ``asyncio.Task`` (created in the running loop, so a new loop per test or
 per ``asyncio.run`` is fine); threads share a ``concurrent.futures.Future``. One
 ``threading.Lock`` guards the dictionaries and is never held while a request is in flight.
+The cache holds at most ``max_entries`` tokens and forgets the least recently used first
+(exchanged tokens are one per user: without a bound, memory grows with the user count).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -51,11 +54,14 @@ class AccessToken:
 class TokenCache:
     """Cached tokens by key, with single-flight fetching for coroutines and threads."""
 
-    def __init__(self, *, clock: Callable[[], float], refresh_margin: float) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float], refresh_margin: float, max_entries: int = 1024
+    ) -> None:
         self._clock = clock
         self._refresh_margin = refresh_margin
+        self._max_entries = max_entries
         self._lock = threading.Lock()
-        self._tokens: dict[Hashable, AccessToken] = {}
+        self._tokens: OrderedDict[Hashable, AccessToken] = OrderedDict()
         self._tasks: dict[Hashable, asyncio.Task[AccessToken]] = {}
         self._futures: dict[Hashable, Future[AccessToken]] = {}
 
@@ -64,6 +70,7 @@ class TokenCache:
         token = self._tokens.get(key)
         if token is None:
             return None
+        self._tokens.move_to_end(key)
         # Half the lifetime at most: a token shorter-lived than the margin is still reused.
         margin = min(self._refresh_margin, token.expires_in / 2)
         return None if token.is_expired(self._clock(), margin) else token
@@ -72,7 +79,13 @@ class TokenCache:
         """Cache ``token`` under ``key`` and return it."""
         with self._lock:
             self._tokens[key] = token
+            self._tokens.move_to_end(key)
+            while len(self._tokens) > self._max_entries:
+                self._tokens.popitem(last=False)
         return token
+
+    def __len__(self) -> int:
+        return len(self._tokens)
 
     def discard(self, key: Hashable, token: AccessToken | None = None) -> None:
         """Drop the token cached under ``key`` (only if it is ``token``, when given)."""

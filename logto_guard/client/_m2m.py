@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from .._config import check_endpoint, check_url
 from .._errors import ConfigurationError
+from ._auth import BearerAuth, Plan, mcp_auth, scope_set
 from ._cache import AccessToken, TokenCache
+from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build
+from ._source import TokenSource
 from ._wire import TokenEndpoint
 
 DEFAULT_REFRESH_MARGIN = 60.0
@@ -40,6 +43,7 @@ class LogtoM2MClient:
         timeout: timeout of each token request, in seconds.
         allow_insecure_http: allow ``http://`` to hosts other than loopback (the App
             Secret then travels in clear: a private network only).
+        max_cached_tokens: how many tokens the cache keeps (least recently used go first).
 
     Raises:
         ClientConfigurationError: an argument is unusable.
@@ -58,6 +62,7 @@ class LogtoM2MClient:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         timeout: float = DEFAULT_TIMEOUT,
         allow_insecure_http: bool = False,
+        max_cached_tokens: int = DEFAULT_MAX_CACHED_TOKENS,
     ) -> None:
         error = ClientConfigurationError
         endpoint = check_endpoint(endpoint, allow_insecure_http=allow_insecure_http, error=error)
@@ -78,14 +83,23 @@ class LogtoM2MClient:
         self.endpoint = endpoint
         self.app_id = app_id
         self.token_endpoint = token_endpoint or f"{self.endpoint}/oidc/token"
-        self._wire = TokenEndpoint(
+        wire = TokenEndpoint(
             url=self.token_endpoint, app_id=app_id, app_secret=app_secret, timeout=timeout
         )
-        self._clock = clock
-        self._cache = TokenCache(clock=clock, refresh_margin=float(refresh_margin))
-        self._async_client, self._owns_async = http_client, http_client is None
-        self._sync_client, self._owns_sync = sync_http_client, sync_http_client is None
-        self._sync_client_lock = threading.Lock()
+        if isinstance(max_cached_tokens, bool) or not isinstance(max_cached_tokens, int):
+            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
+        if max_cached_tokens < 1:
+            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
+        cache = TokenCache(
+            clock=clock, refresh_margin=float(refresh_margin), max_entries=max_cached_tokens
+        )
+        self._source = TokenSource(
+            wire=wire,
+            cache=cache,
+            clock=clock,
+            http_client=http_client,
+            sync_http_client=sync_http_client,
+        )
 
     def __repr__(self) -> str:
         return f"LogtoM2MClient(endpoint={self.endpoint!r}, app_id={self.app_id!r})"
@@ -104,7 +118,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._fetch(_key(resource, scopes, organization_id))
+        return await self._source.fetch(self._plan(_key(resource, scopes, organization_id)))
 
     async def get_token(
         self,
@@ -120,7 +134,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._get(_key(resource, scopes, organization_id))
+        return await self._source.get(self._plan(_key(resource, scopes, organization_id)))
 
     def fetch_token_sync(
         self,
@@ -130,7 +144,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`fetch_token` (uses ``sync_http_client``)."""
-        return self._fetch_sync(_key(resource, scopes, organization_id))
+        return self._source.fetch_sync(self._plan(_key(resource, scopes, organization_id)))
 
     def get_token_sync(
         self,
@@ -140,7 +154,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`get_token`; concurrent threads share one request."""
-        return self._get_sync(_key(resource, scopes, organization_id))
+        return self._source.get_sync(self._plan(_key(resource, scopes, organization_id)))
 
     def invalidate(
         self,
@@ -150,7 +164,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> None:
         """Forget the cached token for these arguments; the next ``get_token*`` requests one."""
-        self._cache.discard(_key(resource, scopes, organization_id))
+        self._source.cache.discard(_key(resource, scopes, organization_id))
 
     def auth(
         self,
@@ -165,54 +179,141 @@ class LogtoM2MClient:
         ones). When the API answers 401 it drops that token, gets a fresh one and retries
         once; a second 401 is returned as is. Streamed request bodies cannot be replayed.
         """
-        return _BearerAuth(self, _key(resource, scopes, organization_id))
-
-    async def _get(self, key: _Key) -> AccessToken:
-        return await self._cache.get(key, lambda: self._fetch(key))
-
-    def _get_sync(self, key: _Key) -> AccessToken:
-        return self._cache.get_sync(key, lambda: self._fetch_sync(key))
-
-    async def _fetch(self, key: _Key) -> AccessToken:
-        if self._async_client is None:
-            self._async_client = httpx.AsyncClient()
-        requested_at = self._clock()
-        try:
-            response = await self._async_client.post(**self._wire.request(*key))
-        except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc) from exc
-        token = self._wire.parse(
-            response, requested_at=requested_at, resource=key[0], organization_id=key[2]
+        return BearerAuth(
+            self._source, self._plan(_key(resource, scopes, organization_id)), self.app_id
         )
-        return self._cache.store(key, token)
 
-    def _fetch_sync(self, key: _Key) -> AccessToken:
-        with self._sync_client_lock:
-            if self._sync_client is None:
-                self._sync_client = httpx.Client()
-            client = self._sync_client
-        requested_at = self._clock()
-        try:
-            response = client.post(**self._wire.request(*key))
-        except httpx.HTTPError as exc:
-            raise self._wire.network_error(exc) from exc
-        token = self._wire.parse(
-            response, requested_at=requested_at, resource=key[0], organization_id=key[2]
+    async def exchange(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        actor_token: str | None = None,
+        actor_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> AccessToken:
+        """A token for ``resource`` acting for the user of ``subject_token`` (RFC 8693).
+
+        Sends Logto's token-exchange grant with this app's Basic credentials. The result is
+        cached per (SHA-256 of the subject token, resource, scopes, organization, actor),
+        never past the subject token's own ``exp`` when it is a JWT; concurrent callers share
+        one request. The app needs token exchange enabled in Logto Console.
+
+        Raises:
+            TokenRequestError: Logto refused (``invalid_grant`` lists the usual causes) or
+                could not be reached.
+        """
+        plan = self._exchange_plan(
+            subject_token,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=actor_token,
+            actor_token_type=actor_token_type,
+            organization_id=organization_id,
         )
-        return self._cache.store(key, token)
+        return await self._source.get(plan)
+
+    def exchange_sync(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        actor_token: str | None = None,
+        actor_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> AccessToken:
+        """Blocking twin of :meth:`exchange` (uses ``sync_http_client``)."""
+        plan = self._exchange_plan(
+            subject_token,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=actor_token,
+            actor_token_type=actor_token_type,
+            organization_id=organization_id,
+        )
+        return self._source.get_sync(plan)
+
+    def delegated_auth(
+        self,
+        subject_token: str,
+        *,
+        resource: str | None,
+        scopes: Iterable[str] = (),
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        organization_id: str | None = None,
+    ) -> httpx.Auth:
+        """An ``httpx.Auth`` calling another API as the user of ``subject_token``.
+
+        Exchanges the token (through the cache) and sends ``Authorization: Bearer``; works
+        with ``httpx.Client`` and ``httpx.AsyncClient``. A 401 from the API drops that
+        exchanged token and retries once with a new exchange. Its ``repr`` shows no token.
+        """
+        plan = self._exchange_plan(
+            subject_token,
+            resource=resource,
+            scopes=scopes,
+            subject_token_type=subject_token_type,
+            actor_token=None,
+            actor_token_type=ACCESS_TOKEN_TYPE,
+            organization_id=organization_id,
+        )
+        return BearerAuth(self._source, plan, self.app_id, f"delegated_auth(resource={resource!r})")
+
+    def mcp_auth(
+        self,
+        *,
+        resource: str | None = None,
+        scopes: Iterable[str] = (),
+        organization_id: str | None = None,
+    ) -> Any:
+        """:meth:`auth` for the official MCP client SDK, which uses ``httpx2``, not httpx.
+
+        ``httpx2.AsyncClient(auth=m2m.mcp_auth(resource=MCP_URL))``, given to
+        ``mcp.client.streamable_http.streamable_http_client(url, http_client=...)``.
+        """
+        plan = self._plan(_key(resource, scopes, organization_id))
+        return mcp_auth(BearerAuth(self._source, plan, self.app_id, "mcp_auth"))
+
+    async def mcp_headers(
+        self,
+        *,
+        resource: str | None = None,
+        scopes: Iterable[str] = (),
+        organization_id: str | None = None,
+    ) -> dict[str, str]:
+        """``{"Authorization": "Bearer <cached token>"}``, for any client's ``headers=``."""
+        token = await self.get_token(
+            resource=resource, scopes=scopes, organization_id=organization_id
+        )
+        return {"Authorization": f"Bearer {token.access_token}"}
+
+    def _exchange_plan(self, subject_token: str, **options: Any) -> Plan:
+        try:
+            return build(subject_token, **options)
+        except ValueError as exc:
+            raise ClientConfigurationError(str(exc)) from None
+
+    def _plan(self, key: _Key) -> Plan:
+        return Plan(
+            key=key,
+            form=self._source.wire.client_credentials(*key)["data"],
+            resource=key[0],
+            organization_id=key[2],
+        )
 
     def close(self) -> None:
         """Close the sync HTTP client if this object created it (:meth:`aclose` closes both)."""
-        if self._owns_sync and self._sync_client is not None:
-            client, self._sync_client = self._sync_client, None
-            client.close()
+        self._source.close()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this object created; clients passed in stay open."""
-        self.close()
-        if self._owns_async and self._async_client is not None:
-            client, self._async_client = self._async_client, None
-            await client.aclose()
+        await self._source.aclose()
 
     def __enter__(self) -> LogtoM2MClient:
         return self
@@ -232,39 +333,5 @@ class LogtoM2MClient:
         await self.aclose()
 
 
-class _BearerAuth(httpx.Auth):
-    """Bearer token from the client's cache; one retry with a fresh token after a 401."""
-
-    def __init__(self, client: LogtoM2MClient, key: _Key) -> None:
-        self._client = client
-        self._key = key
-
-    def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
-        token = self._client._get_sync(self._key)
-        response = yield _with_token(request, token)
-        if response.status_code == 401:
-            # Drop only the token that failed: another caller may have replaced it already.
-            self._client._cache.discard(self._key, token)
-            yield _with_token(request, self._client._get_sync(self._key))
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._client._get(self._key)
-        response = yield _with_token(request, token)
-        if response.status_code == 401:
-            self._client._cache.discard(self._key, token)
-            yield _with_token(request, await self._client._get(self._key))
-
-
-def _with_token(request: httpx.Request, token: AccessToken) -> httpx.Request:
-    request.headers["Authorization"] = f"Bearer {token.access_token}"
-    return request
-
-
 def _key(resource: str | None, scopes: Iterable[str], organization_id: str | None) -> _Key:
-    # Scopes travel space-joined, so "a b" and ["a", "b"] are the same request.
-    parts = [scopes] if isinstance(scopes, str) else scopes
-    return resource, frozenset(s for part in parts for s in part.split()), organization_id
+    return resource, scope_set(scopes), organization_id

@@ -9,14 +9,23 @@ The request is the one in Logto's M2M guide (RFC 6749 §4.4, client credentials)
     grant_type=client_credentials&resource=...&scope=a b&organization_id=...
 
 and every answer other than a well-formed 200 becomes a :class:`TokenRequestError`. No
-message carries the app secret, and no httpx exception escapes.
+message carries the app secret (raw, form-encoded, or inside the Basic credentials in any
+base64 alphabet), and no httpx exception escapes.
+
+A hostile or broken token endpoint cannot exhaust the process: the request asks for
+``Accept-Encoding: identity`` and the raw body is read with a cap
+(:data:`MAX_RESPONSE_BYTES`); an answer in any content coding, or longer than the cap, is
+``invalid_response`` without decompressing a byte (a 2 KB gzip bomb once took 2.1 GB).
+JSON nested too deeply for the parser and out-of-range ``expires_in`` values are
+``invalid_response`` too.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +33,13 @@ import httpx
 
 from .._errors import LogtoGuardError
 from ._cache import AccessToken
+
+MAX_RESPONSE_BYTES = 256 * 1024
+"""The largest token-endpoint answer read (Logto's are under 4 KiB; a JWT with many claims
+stays far below)."""
+
+MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+"""A longer ``expires_in`` is nonsense (Logto's maximum TTL is far lower): refused."""
 
 
 class TokenRequestError(LogtoGuardError):
@@ -52,24 +68,81 @@ class TokenRequestError(LogtoGuardError):
         self.status_code = status_code
 
 
+class Answer:
+    """A token-endpoint answer read within the caps: status and raw body, or a problem."""
+
+    __slots__ = ("body", "problem", "status")
+
+    def __init__(self, status: int, body: bytes, problem: str | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.problem = problem
+
+
+def _coding_problem(headers: Mapping[str, str]) -> str | None:
+    coding = headers.get("content-encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        # We asked for identity: decoding a coding we refused to accept is how bombs go off.
+        return f"the token response uses Content-Encoding {coding[:40]!r} (identity was asked)"
+    return None
+
+
+_TOO_LARGE = f"the token response is larger than {MAX_RESPONSE_BYTES} bytes"
+
+
+def _collect(chunks: Iterator[bytes], status: int, headers: Mapping[str, str]) -> Answer:
+    problem = _coding_problem(headers)
+    if problem is not None:
+        return Answer(status, b"", problem)
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > MAX_RESPONSE_BYTES:
+            return Answer(status, b"", _TOO_LARGE)
+    return Answer(status, bytes(body))
+
+
+async def read_async(client: httpx.AsyncClient, request: dict[str, Any]) -> Answer:
+    """POST ``request`` and read the raw answer within :data:`MAX_RESPONSE_BYTES`."""
+    async with client.stream("POST", **request) as response:
+        problem = _coding_problem(response.headers)
+        if problem is not None:
+            return Answer(response.status_code, b"", problem)
+        body = bytearray()
+        # Identity checked above, so aiter_bytes decodes nothing (and also serves mocks).
+        raw: AsyncIterator[bytes] = response.aiter_bytes()
+        async for chunk in raw:
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                return Answer(response.status_code, b"", _TOO_LARGE)
+        return Answer(response.status_code, bytes(body))
+
+
+def read_sync(client: httpx.Client, request: dict[str, Any]) -> Answer:
+    """Blocking twin of :func:`read_async` (the same checks, in :func:`_collect`)."""
+    with client.stream("POST", **request) as response:
+        return _collect(response.iter_bytes(), response.status_code, response.headers)
+
+
 class TokenEndpoint:
     """Builds token requests for one M2M app and turns the answers into tokens or errors."""
 
     def __init__(self, *, url: str, app_id: str, app_secret: str, timeout: float) -> None:
         self.url = url
         self.timeout = timeout
-        self._secrets = (app_secret, quote(app_secret, safe=""))
         # RFC 6749 §2.3.1: id and secret are form-urlencoded first, then Basic-encoded.
         basic = f"{quote(app_id, safe='')}:{quote(app_secret, safe='')}".encode()
         self._headers = {
             "Authorization": f"Basic {base64.b64encode(basic).decode('ascii')}",
             "Accept": "application/json",
+            "Accept-Encoding": "identity",
         }
+        self._secrets = _spellings(app_secret, basic, f"{app_id}:{app_secret}".encode())
 
-    def request(
+    def client_credentials(
         self, resource: str | None, scopes: Iterable[str], organization_id: str | None
     ) -> dict[str, Any]:
-        """Keyword arguments for ``Client.post`` / ``AsyncClient.post``."""
+        """Keyword arguments for ``client.stream("POST", ...)``: a client-credentials request."""
         form = {"grant_type": "client_credentials"}
         if resource is not None:
             form["resource"] = resource
@@ -77,11 +150,15 @@ class TokenEndpoint:
             form["scope"] = " ".join(sorted(scopes))
         if organization_id is not None:
             form["organization_id"] = organization_id
+        return self.request(form)
+
+    def request(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """Keyword arguments for ``client.stream("POST", ...)`` carrying ``form``."""
         # auth=None: a client-wide auth (even one from auth()) must not touch this request;
         # no redirects: the credentials go to the token endpoint and nowhere else.
         return {
             "url": self.url,
-            "data": form,
+            "data": dict(form),
             "headers": self._headers,
             "auth": None,
             "follow_redirects": False,
@@ -90,20 +167,29 @@ class TokenEndpoint:
 
     def parse(
         self,
-        response: httpx.Response,
+        answer: Answer,
         *,
         requested_at: float,
         resource: str | None,
         organization_id: str | None,
+        secrets: Iterable[str] = (),
+        explain: Callable[[str, str | None], str | None] | None = None,
     ) -> AccessToken:
-        """The token in a 200 answer; raises :class:`TokenRequestError` for anything else."""
+        """The token in a 200 answer; raises :class:`TokenRequestError` for anything else.
+
+        ``secrets`` (subject and actor tokens) are redacted like the app secret;
+        ``explain(error, description)`` may replace the description of a refusal.
+        """
+        status = answer.status
+        if answer.problem is not None:
+            raise TokenRequestError("invalid_response", answer.problem, status_code=status)
         try:
-            body = response.json()
-        except ValueError:  # not JSON, or not even UTF-8
+            body = json.loads(answer.body)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested absurdly deep
             body = None
         fields: dict[str, Any] = body if isinstance(body, dict) else {}
-        status = response.status_code
         if status != 200:
+            redact = self._redactor(secrets)
             # Logto: {"code": "oidc.<error>", "message", "error", "error_description"}; its
             # errors from outside the OIDC provider have only "code" and "message".
             error, code = _text(fields, "error"), _text(fields, "code")
@@ -111,34 +197,58 @@ class TokenEndpoint:
                 detail = f"HTTP {status} without an OAuth error body"
                 raise TokenRequestError("invalid_response", detail, status_code=status)
             description = _text(fields, "error_description") or _text(fields, "message")
+            error_text = redact(error or code or "")
+            description = redact(description) if description else None
+            if explain is not None:
+                description = explain(error_text, description)
             raise TokenRequestError(
-                self._redact(error or code or ""),
-                self._redact(description) if description else None,
-                code=code,
+                error_text,
+                description,
+                code=redact(code) if code else None,
                 status_code=status,
             )
         problem = _success_problem(body)
         if problem is not None:
             raise TokenRequestError("invalid_response", problem, status_code=status)
+        expires_in = float(fields["expires_in"])
         return AccessToken(
             access_token=fields["access_token"],
             token_type=fields["token_type"],
-            expires_in=fields["expires_in"],
-            expires_at=requested_at + fields["expires_in"],
-            scopes=frozenset((fields.get("scope") or "").split()),
+            expires_in=expires_in,
+            expires_at=requested_at + expires_in,
+            scopes=frozenset((fields.get("scope") or "").split(" ")) - {""},
             resource=resource,
             organization_id=organization_id,
         )
 
-    def network_error(self, exc: httpx.HTTPError) -> TokenRequestError:
+    def network_error(self, exc: httpx.HTTPError, secrets: Iterable[str] = ()) -> TokenRequestError:
         """The :class:`TokenRequestError` for a timeout, refused connection, ..."""
-        detail = self._redact(f"{type(exc).__name__}: {exc}")
+        detail = self._redactor(secrets)(f"{type(exc).__name__}: {exc}")
         return TokenRequestError("network_error", f"POST {self.url} failed: {detail}")
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+    def _redactor(self, extra: Iterable[str]) -> Callable[[str], str]:
+        spellings = sorted(
+            {*self._secrets, *(s for token in extra for s in _spellings(token))},
+            key=len,
+            reverse=True,  # the Basic credentials before the secret they contain
+        )
+
+        def redact(text: str) -> str:
+            for secret in spellings:
+                text = text.replace(secret, "***")
+            return text
+
+        return redact
+
+
+def _spellings(secret: str, *credentials: bytes) -> set[str]:
+    """Every way ``secret`` (and base64 ``credentials``) may be echoed back to us."""
+    found = {secret, quote(secret, safe=""), quote(secret), json.dumps(secret)[1:-1]}
+    for raw in credentials:
+        for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+            text = encoded.decode("ascii")
+            found |= {text, text.rstrip("="), quote(text, safe=""), quote(text.rstrip("="))}
+    return {s for s in found if len(s) >= 4}  # "***" for every "a" would be absurd
 
 
 def _text(fields: dict[str, Any], name: str) -> str | None:
@@ -156,8 +266,11 @@ def _success_problem(body: Any) -> str | None:
     expires_in = body.get("expires_in")
     if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
         return "the token response has no numeric expires_in"
-    if not math.isfinite(expires_in) or expires_in <= 0:
-        return "the token response's expires_in is not a positive number"
+    if isinstance(expires_in, int) and not 0 < expires_in <= MAX_EXPIRES_IN:
+        # Checked as an int first: float() of a 401-digit integer raises OverflowError.
+        return f"the token response's expires_in is not between 1 and {MAX_EXPIRES_IN}"
+    if not math.isfinite(expires_in) or not 0 < expires_in <= MAX_EXPIRES_IN:
+        return f"the token response's expires_in is not between 1 and {MAX_EXPIRES_IN}"
     if body.get("scope") is not None and not isinstance(body["scope"], str):
         return "the token response's scope is not a string"
     return None
