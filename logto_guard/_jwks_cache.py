@@ -44,6 +44,8 @@ logger = logging.getLogger("logto_guard")
 #: The keeper's first retry after a failed fetch, and its cap (seconds).
 KEEPER_FIRST_RETRY = 0.5
 KEEPER_MAX_RETRY = 5.0
+#: The keeper refreshes once this fraction of ``max_age`` has passed.
+KEEPER_REFRESH_AT = 0.9
 
 
 class JWKSCache:
@@ -202,18 +204,15 @@ class JWKSCache:
         retry = KEEPER_FIRST_RETRY
         while True:
             now = self._clock()
-            if self._age(now) == "fresh":
+            refresh_at = self._fetched_at + self._max_age * KEEPER_REFRESH_AT
+            if self._age(now) == "fresh" and now < refresh_at:
                 retry = KEEPER_FIRST_RETRY
-                wait = self._fetched_at + self._max_age * 0.9 - now
-                await asyncio.sleep(max(wait, KEEPER_FIRST_RETRY))
-                if self._age(self._clock()) == "fresh" and self._clock() < (
-                    self._fetched_at + self._max_age * 0.9
-                ):
-                    continue
-            await self._fetch(self._clock(), wanted=None)
-            if self.last_error is not None:
+                await asyncio.sleep(max(refresh_at - now, KEEPER_FIRST_RETRY))
+                continue
+            if self.last_error is not None:  # the last fetch failed: back off first
                 await asyncio.sleep(retry)
                 retry = min(2 * retry, KEEPER_MAX_RETRY)
+            await self._fetch(self._clock(), wanted=None)
 
     def _retry_after(self, now: float) -> int:
         return max(1, math.ceil(self._next_fetch_at - now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -83,3 +84,26 @@ async def test_readiness_follows_the_key_set(logto: FakeLogto, clock: FakeClock)
     await guard.refresh_keys()
     late = guard.readiness()
     assert not late.ready and late.last_error == "JWKS answered HTTP 503"
+
+
+@pytest.mark.anyio
+async def test_startup_during_an_outage_recovers_without_traffic() -> None:
+    """Issue 17 §1: after startup_check() finds Logto down, the keeper fetches by itself."""
+    from logto_guard import Authenticator
+    from logto_guard.testing import FakeLogto
+
+    logto = FakeLogto()
+    logto.jwks_fault = lambda request: httpx.Response(503)
+    auth = Authenticator(
+        endpoint="https://tenant.logto.app",
+        audience="https://shopping.api",
+        http_client=logto.http_client(),
+    )
+    async with auth.lifespan():
+        assert not auth.readiness().ready
+        logto.jwks_fault = None
+        for _ in range(300):  # poll with a deadline: the keeper retries within 0.5 s
+            if auth.readiness().ready:
+                break
+            await asyncio.sleep(0.01)
+        assert auth.readiness().ready
