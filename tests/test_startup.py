@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from logto_guard import Authenticator, ConfigurationError
+from logto_guard import Authenticator, AuthInfo, ConfigurationError
+from logto_guard._rfc6750 import Refusal
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -107,3 +108,27 @@ async def test_startup_during_an_outage_recovers_without_traffic() -> None:
                 break
             await asyncio.sleep(0.01)
         assert auth.readiness().ready
+
+
+async def test_two_front_ends_of_one_tenant_share_one_key_source() -> None:
+    """REST guard and MCP verifier: one JWKS cache, one fetch, one keeper, one readiness."""
+    from logto_guard.fastapi import LogtoGuard
+
+    logto = FakeLogto()
+    guard = LogtoGuard(
+        endpoint=logto.endpoint, audience="https://shopping.api", http_client=logto.http_client()
+    )
+    mcp = Authenticator(
+        endpoint=logto.endpoint,
+        audience="http://127.0.0.1:8000/mcp",
+        key_source=guard.authenticator.key_source,
+    )
+    async with guard.lifespan(None):
+        assert guard.readiness().ready and mcp.readiness().ready
+        rest_token = logto.token(aud="https://shopping.api")
+        mcp_token = logto.token(aud="http://127.0.0.1:8000/mcp")
+        assert isinstance(await guard.authenticator.check([f"Bearer {rest_token}"]), AuthInfo)
+        assert isinstance(await mcp.check([f"Bearer {mcp_token}"]), AuthInfo)
+        assert isinstance(await mcp.check([f"Bearer {rest_token}"]), Refusal)  # its own aud
+    assert logto.jwks_requests == 1
+    assert mcp.stats.jwks_fetches["success"] == 1
