@@ -86,6 +86,10 @@ class JWKSCache:
         self._keys: dict[str, TrustedKey] | None = None
         self._fetched_at = -math.inf
         self._next_fetch_at = -math.inf
+        #: Refetches for unknown kids are spaced apart from each other only: a kid unknown
+        #: after a cold, background or explicit fetch gets one refetch at once.
+        self._next_miss_at = -math.inf
+        self._last_miss_started = -math.inf
         self._etag: str | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
@@ -153,8 +157,13 @@ class JWKSCache:
                 if state == "stale" and now >= self._next_fetch_at:
                     self._start_fetch(now)  # refresh behind the request, not before it
                 return key
-            if now < self._next_fetch_at and self._inflight is None:
+            if now < self._next_miss_at and self._inflight is None:
+                if now <= self._last_miss_started:
+                    raise UnknownKeyError()  # asked no later than the last refetch looked
                 raise KeysUnavailableError(retry_after=self._retry_after(now))
+            if self._inflight is None:
+                self._next_miss_at = now + self._min_cooldown
+                self._last_miss_started = now
             await self._fetch(now, wanted=kid)
             return self._lookup_after_fetch(kid)
         if now >= self._next_fetch_at or self._inflight is not None:
@@ -215,7 +224,7 @@ class JWKSCache:
             await self._fetch(self._clock(), wanted=None)
 
     def _retry_after(self, now: float) -> int:
-        return max(1, math.ceil(self._next_fetch_at - now))
+        return max(1, math.ceil(max(self._next_fetch_at, self._next_miss_at) - now))
 
     def _lookup_after_fetch(self, kid: str) -> TrustedKey:
         now = self._clock()
