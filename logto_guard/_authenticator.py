@@ -292,8 +292,8 @@ class Authenticator:
         ``FastAPI(lifespan=authenticator.lifespan)`` or ``async with authenticator.lifespan():``
         inside an existing lifespan.
         """
-        await self.startup_check()
         try:
+            await self.startup_check()
             yield
         finally:
             await self.aclose()
