@@ -46,6 +46,8 @@ KEEPER_FIRST_RETRY = 0.5
 KEEPER_MAX_RETRY = 5.0
 #: The keeper refreshes once this fraction of ``max_age`` has passed.
 KEEPER_REFRESH_AT = 0.9
+#: Unknown kids remembered per refetch (they get 401 until the next one, not 503).
+MAX_MISSED_KIDS = 1024
 
 
 class JWKSCache:
@@ -90,6 +92,7 @@ class JWKSCache:
         #: after a cold, background or explicit fetch gets one refetch at once.
         self._next_miss_at = -math.inf
         self._last_miss_started = -math.inf
+        self._missed: set[str] = set()  # kids the last refetch looked for and did not find
         self._etag: str | None = None
         self._keeper: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
@@ -139,8 +142,9 @@ class JWKSCache:
         Unknown ``kid`` rule: a conditional refetch (``If-None-Match``) starts at most once
         per ``min_cooldown`` seconds (1 s by default), shared by all callers. A caller whose
         ``kid`` is unknown joins or starts that refetch when one may run, and gets
-        :class:`UnknownKeyError` (401) only if the refetch it waited for did not find the
-        key. While refetches are held back by the spacing, it gets
+        :class:`UnknownKeyError` (401) only if the refetch it waited for, or the last one
+        that looked for this ``kid``, did not find the key. Otherwise, while refetches are
+        held back by the spacing, it gets
         :class:`KeysUnavailableError` (503, ``Retry-After`` = seconds until the next refetch
         may run): a client keeps its token and retries, and a key Logto has just published
         is found by the next refetch, at most ``min_cooldown`` later.
@@ -158,14 +162,20 @@ class JWKSCache:
                     self._start_fetch(now)  # refresh behind the request, not before it
                 return key
             if now < self._next_miss_at and self._inflight is None:
-                if now <= self._last_miss_started:
-                    raise UnknownKeyError()  # asked no later than the last refetch looked
+                if kid in self._missed or now <= self._last_miss_started:
+                    raise UnknownKeyError()  # the last refetch looked for it: not published
                 raise KeysUnavailableError(retry_after=self._retry_after(now))
             if self._inflight is None:
                 self._next_miss_at = now + self._min_cooldown
                 self._last_miss_started = now
+                self._missed.clear()
             await self._fetch(now, wanted=kid)
-            return self._lookup_after_fetch(kid)
+            try:
+                return self._lookup_after_fetch(kid)
+            except UnknownKeyError:
+                if len(self._missed) < MAX_MISSED_KIDS:
+                    self._missed.add(kid)
+                raise
         if now >= self._next_fetch_at or self._inflight is not None:
             await self._fetch(now, wanted=kid)
         return self._lookup_after_fetch(kid)
