@@ -371,3 +371,30 @@ async def test_one_gzip_layer_of_a_real_jwks_is_decoded(logto: FakeLogto, clock:
         clock=clock,
     )
     assert (await cache.get_key(logto.signing_kid)).kid == logto.signing_kid
+
+
+async def test_memory_error_while_fetching_is_a_failed_fetch_not_an_escape(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    def exhausted(request: httpx.Request) -> httpx.Response:
+        raise MemoryError
+
+    cache = JWKSCache(
+        logto.jwks_uri,
+        algorithms=SUPPORTED_ALGORITHMS,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(exhausted)),
+        clock=clock,
+    )
+    with pytest.raises(KeysUnavailableError):
+        await cache.get_key(logto.signing_kid)
+    assert cache.fetches["failure"] == 1
+
+
+async def test_one_keeper_per_key_source(logto: FakeLogto, clock: FakeClock) -> None:
+    cache = make_cache(logto, clock)
+    cache.start_keeper()
+    first = cache._keeper
+    cache.start_keeper()  # a second front end sharing the source
+    assert cache._keeper is first
+    await cache.aclose()
+    assert cache._keeper is None
