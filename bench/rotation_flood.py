@@ -47,7 +47,7 @@ async def main(flood_seconds: float) -> None:
     app = Starlette(routes=[Route("/oidc/jwks", jwks)])
     server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no started event
         await asyncio.sleep(0.01)
     auth = Authenticator(endpoint=endpoint, audience="https://shopping.api")
     assert isinstance(await auth.check([f"Bearer {logto.token()}"]), AuthInfo)
