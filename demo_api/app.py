@@ -135,6 +135,7 @@ def create_app(
             raise
         finally:
             await verifier.aclose()
+            store.close()
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",
