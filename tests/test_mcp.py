@@ -346,9 +346,9 @@ def test_missing_sdk_raises_import_error_naming_the_extra(module: str, extra: st
 
 
 def test_readme_example_builds_a_protected_app() -> None:
-    """The README's MCP SDK example runs as written (no request is made)."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("### The official MCP SDK")
+    """The docs' MCP SDK example runs as written (no request is made)."""
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "mcp.md").read_text(encoding="utf-8")
+    start = readme.index("## The official MCP SDK")
     match = re.search(r"```python\n(.*?)```", readme[start:], re.S)
     assert match is not None
     namespace: dict[str, Any] = {}

@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+TESTING_PAGE = README.parent / "docs" / "testing.md"
 
 
 def _example() -> str:
@@ -41,7 +42,7 @@ async def test_example_runs_and_guards_its_route() -> None:
 
 
 def _block_after(marker: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = TESTING_PAGE.read_text(encoding="utf-8")
     start = text.index(marker)
     match = re.search(r"```python\n(.*?)```", text[start:], re.S)
     assert match is not None

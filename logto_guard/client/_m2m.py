@@ -33,10 +33,12 @@ class LogtoM2MClient:
 
     Args:
         endpoint: the Logto endpoint, e.g. ``https://my-tenant.logto.app`` (no ``/oidc``).
-        app_id, app_secret: the M2M application's credentials.
+        app_id: the M2M application's App ID.
+        app_secret: the M2M application's App Secret (never shown in reprs or errors).
         token_endpoint: replaces ``<endpoint>/oidc/token``.
-        http_client, sync_http_client: clients for the token requests; by default the object
+        http_client: ``httpx.AsyncClient`` for the token requests; by default the object
             creates (and closes) its own.
+        sync_http_client: ``httpx.Client`` for the blocking methods, likewise.
         clock: seconds since the epoch (injectable for tests).
         refresh_margin: refresh a cached token this many seconds before it expires (at most
             half its lifetime, so short-lived tokens are still reused).

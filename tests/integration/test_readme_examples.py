@@ -45,6 +45,8 @@ from .servers import bind_free_port
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+#: Every page whose code blocks are executed: the front door and the docs site.
+PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 _BLOCK = re.compile(
     r"<!-- readme: (?P<mode>[^>]*?) -->\n[ \t]*```(?P<lang>\w*)\n(?P<body>.*?)```", re.S
 )
@@ -58,14 +60,16 @@ class Block:
     lang: str
     body: str
     line: int
+    page: str = "README.md"
 
     @property
     def id(self) -> str:
-        return f"line{self.line}-{self.mode.split(':')[0].replace(' ', '-')}"
+        page = self.page.removesuffix(".md").replace("/", "-")
+        return f"{page}-line{self.line}-{self.mode.split(':')[0].replace(' ', '-')}"
 
 
-def blocks() -> list[Block]:
-    text = README.read_text(encoding="utf-8")
+def blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
     found = []
     for match in _BLOCK.finditer(text):
         body = match["body"]
@@ -73,16 +77,17 @@ def blocks() -> list[Block]:
         if indent:  # a block inside a list item
             body = "\n".join(line[indent:] for line in body.splitlines()) + "\n"
         line = text.count("\n", 0, match.start("lang")) + 1
-        found.append(Block(match["mode"].strip(), match["lang"], body, line))
+        name = str(page.relative_to(ROOT))
+        found.append(Block(match["mode"].strip(), match["lang"], body, line, name))
     return found
 
 
-BLOCKS = blocks()
+BLOCKS = [block for page in PAGES for block in blocks(page)]
 
 
 def test_every_block_says_how_it_is_checked() -> None:
-    text = README.read_text(encoding="utf-8")
-    assert len(_FENCE.findall(text)) == len(BLOCKS)
+    fences = sum(len(_FENCE.findall(page.read_text(encoding="utf-8"))) for page in PAGES)
+    assert fences == len(BLOCKS)
     modes = {block.mode.split(":")[0] for block in BLOCKS}
     assert modes <= {
         "python app",
@@ -98,7 +103,7 @@ def test_every_block_says_how_it_is_checked() -> None:
         "skip",
     }, modes
     skipped = [block.mode for block in BLOCKS if block.mode.startswith("skip")]
-    assert len(skipped) <= 7, skipped  # each names why it cannot run here
+    assert len(skipped) <= 9, skipped  # each names why it cannot run here
 
 
 def test_json_blocks_parse() -> None:
@@ -234,7 +239,7 @@ def test_shell_blocks_run_against_the_demo(block: Block, demo: Demo) -> None:
     "block", [b for b in BLOCKS if b.mode == "python demo"], ids=lambda b: b.id
 )
 def test_python_blocks_run_against_the_demo(block: Block, demo: Demo, tmp_path: Path) -> None:
-    adapted = Block(block.mode, block.lang, demo.adapt(block.body), block.line)
+    adapted = Block(block.mode, block.lang, demo.adapt(block.body), block.line, block.page)
     done = run_file(adapted, tmp_path, demo.env)
     assert done.returncode == 0, done.stderr[-2000:]
 
