@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import socket
 import sys
@@ -25,16 +26,23 @@ from types import ModuleType
 from typing import Any
 
 from logto_guard import ConfigurationError
-from logto_guard.dev_issuer import MANAGEMENT_API, IssuerState, open_issuer
+from logto_guard.dev_issuer import (
+    DEFAULT_USER_ID,
+    DEFAULT_USERNAME,
+    MANAGEMENT_API,
+    Directory,
+    IssuerState,
+    open_issuer,
+)
 from logto_guard.dev_issuer import create_app as create_issuer_app
 from logto_guard.dev_issuer._serve import import_uvicorn
 
 from .app import SCOPES, create_app
-from .banner import ADMIN, READER, WRITER, instructions
+from .banner import ADMIN, MCP_SERVER, READER, WRITER, instructions
 from .console import ISSUER_THREAD, configure_console
 from .settings import Settings
 
-__all__ = ["ADMIN", "READER", "WRITER", "main", "parse_args", "register_apps"]
+__all__ = ["ADMIN", "MCP_SERVER", "READER", "WRITER", "main", "parse_args", "register_apps"]
 log = logging.getLogger("demo_api")
 ISSUER, API = {"server": "[issuer]"}, {"server": "[api]"}
 
@@ -73,11 +81,18 @@ def _server(uvicorn: ModuleType, app: Any) -> Any:
     return uvicorn.Server(uvicorn.Config(app, log_config=None, log_level=None, access_log=False))
 
 
-def register_apps(state: IssuerState, audience: str, mcp_resource: str | None = None) -> None:
+def register_apps(
+    state: IssuerState,
+    audience: str,
+    mcp_resource: str | None = None,
+    directory: Directory | None = None,
+) -> None:
     """The demo's resources (the REST API and, when given, the MCP endpoint) and its two
     M2M apps, granted their scopes on each; and the Management API (scope ``all``) with
     ``shopping-admin`` granted it, so Logto's Management API examples run against the
-    demo (idempotent across restarts)."""
+    demo (idempotent across restarts). With ``directory``: the MCP server's own app
+    ``shopping-mcp``, allowed to exchange tokens (its delegated tool), and the dev user
+    with read and write roles on both resources."""
     resources = [audience] + ([mcp_resource] if mcp_resource else [])
     for resource in resources:
         state.add_resource(resource, list(SCOPES))
@@ -85,6 +100,14 @@ def register_apps(state: IssuerState, audience: str, mcp_resource: str | None = 
     state.ensure_app(WRITER, grants={r: ["read:products", "write:products"] for r in resources})
     state.add_resource(MANAGEMENT_API, ["all"])
     state.ensure_app(ADMIN, grants={MANAGEMENT_API: ["all"]})
+    if directory is not None:
+        mcp_server = state.ensure_app(MCP_SERVER, grants={audience: ["read:products"]})
+        directory.set_token_exchange(mcp_server.app_id, True)
+        directory.set_user(
+            DEFAULT_USER_ID,
+            username=DEFAULT_USERNAME,
+            roles={r: list(SCOPES) for r in resources},
+        )
 
 
 def _wait_started(server: Any, thread: threading.Thread | None = None) -> bool:
@@ -113,9 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         endpoint = f"http://127.0.0.1:{args.issuer_port}"
         settings = Settings.from_env(endpoint=endpoint, db_path=args.db).with_mcp_default(args.port)
         state = open_issuer(args.state_dir, issuer=f"{endpoint}/oidc")
-        register_apps(state, settings.audience, settings.mcp_resource)
+        directory = Directory.open(args.state_dir)
+        register_apps(state, settings.audience, settings.mcp_resource, directory)
+        mcp_server = state.find_app(MCP_SERVER)
+        if mcp_server is not None and settings.mcp_app_id is None:
+            settings = dataclasses.replace(
+                settings, mcp_app_id=mcp_server.app_id, mcp_app_secret=mcp_server.app_secret
+            )
         issuer_sock = _bind("127.0.0.1", args.issuer_port, "dev issuer")
-        issuer_server = _server(uvicorn, create_issuer_app(state))
+        issuer_server = _server(uvicorn, create_issuer_app(state, directory=directory))
         issuer_thread = threading.Thread(
             target=issuer_server.run,
             kwargs={"sockets": [issuer_sock]},

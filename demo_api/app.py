@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import httpx
 from fastapi import FastAPI, HTTPException, Path, Query, Request, Response, Security, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.routing import Route
 
 from logto_guard import AuthInfo, ConfigurationError, LogtoGuard
+from logto_guard.client import LogtoM2MClient
 from logto_guard.mcp import LogtoTokenVerifier
 
+from .delegation import Reorderer
 from .health import add_probes
 from .mcp_server import MCP_PATH, create_mcp_server, mcp_app
 from .settings import Settings, mcp_default
@@ -62,6 +65,18 @@ def _app_id(auth: AuthInfo) -> str:
     return auth.client_id or auth.subject
 
 
+def _audit(store: ProductStore, action: str, product: Product | None, auth: AuthInfo) -> None:
+    """Record the chain: the user (sub), the acting app (client_id), the actor (act.sub)."""
+    if product is not None:
+        _record(store, action, product.id, auth)
+
+
+def _record(store: ProductStore, action: str, product_id: int, auth: AuthInfo) -> None:
+    act = auth.claims.get("act")
+    actor = act.get("sub") if isinstance(act, dict) and isinstance(act.get("sub"), str) else None
+    store.record(action, product_id, subject=auth.subject, client_id=auth.client_id, actor=actor)
+
+
 def _swagger_assets(app: FastAPI) -> dict[str, str]:
     """Swagger UI's files from fastapi-offline when it is installed (the docs then work
     offline), mounted at /docs/static; none (FastAPI's CDN defaults) otherwise."""
@@ -85,6 +100,25 @@ def build_guard(settings: Settings) -> LogtoGuard:
         scopes=SCOPES,
         **_tenant_options(settings),
     )
+
+
+def build_reorderer(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> Reorderer:
+    """The delegated tool's REST caller: the MCP server's own app (``MCP_APP_ID`` /
+    ``MCP_APP_SECRET``) exchanging its callers' tokens for the shopping API's audience."""
+    assert settings.endpoint is not None
+    m2m = None
+    if settings.mcp_app_id and settings.mcp_app_secret:
+        m2m = LogtoM2MClient(
+            endpoint=settings.endpoint,
+            app_id=settings.mcp_app_id,
+            app_secret=settings.mcp_app_secret,
+        )
+    # The REST API is served next to /mcp, on the same origin.
+    mcp_resource = settings.mcp_resource or mcp_default(8000)
+    api_url = mcp_resource.removesuffix("/").removesuffix(MCP_PATH)
+    return Reorderer(m2m=m2m, api_url=api_url, audience=settings.audience, transport=transport)
 
 
 def build_mcp_verifier(settings: Settings, guard: LogtoGuard) -> LogtoTokenVerifier:
@@ -176,11 +210,14 @@ def create_app(
 
     @app.post("/products", status_code=status.HTTP_201_CREATED, tags=["products"])
     def create_product(body: ProductIn, auth: AuthInfo = write) -> Product:
-        return store.create(**body.model_dump(), app_id=_app_id(auth))
+        product = store.create(**body.model_dump(), app_id=_app_id(auth))
+        _audit(store, "create", product, auth)
+        return product
 
     @app.put("/products/{product_id}", tags=["products"])
     def replace_product(product_id: ProductId, body: ProductIn, auth: AuthInfo = write) -> Product:
         product = store.update(product_id, body.model_dump(), app_id=_app_id(auth))
+        _audit(store, "replace", product, auth)
         if product is None:
             raise missing
         return product
@@ -191,6 +228,7 @@ def create_app(
         if any(value is None for value in changes.values()):
             raise HTTPException(422, "fields cannot be null")
         product = store.update(product_id, changes, app_id=_app_id(auth))
+        _audit(store, "update", product, auth)
         if product is None:
             raise missing
         return product
@@ -199,6 +237,7 @@ def create_app(
     def delete_product(product_id: ProductId, auth: AuthInfo = write) -> Response:
         if not store.delete(product_id):
             raise missing
+        _record(store, "delete", product_id, auth)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return app

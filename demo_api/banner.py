@@ -9,6 +9,8 @@ import shlex
 from logto_guard.dev_issuer import MANAGEMENT_API, IssuerState
 
 READER, WRITER, ADMIN = "shopping-reader", "shopping-writer", "shopping-admin"
+#: The MCP server's own app: it exchanges its callers' tokens (the reorder_product tool).
+MCP_SERVER = "shopping-mcp"
 
 
 def instructions(

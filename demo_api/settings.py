@@ -27,11 +27,14 @@ class Settings:
     jwks_uri: str | None = None
     db_path: str = "demo.sqlite3"
     mcp_resource: str | None = None
+    #: The MCP server's own Logto app (token exchange for its delegated tool).
+    mcp_app_id: str | None = None
+    mcp_app_secret: str | None = dataclasses.field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
-        """Read ``LOGTO_ENDPOINT``, ``LOGTO_AUDIENCE``, ``LOGTO_ISSUER``, ``LOGTO_JWKS_URI``
-        and ``MCP_RESOURCE``."""
+        """Read ``LOGTO_ENDPOINT``, ``LOGTO_AUDIENCE``, ``LOGTO_ISSUER``, ``LOGTO_JWKS_URI``,
+        ``MCP_RESOURCE``, ``MCP_APP_ID`` and ``MCP_APP_SECRET``."""
         env = os.environ if environ is None else environ
         values = {
             "endpoint": env.get("LOGTO_ENDPOINT") or None,
@@ -39,6 +42,8 @@ class Settings:
             "issuer": env.get("LOGTO_ISSUER") or None,
             "jwks_uri": env.get("LOGTO_JWKS_URI") or None,
             "mcp_resource": env.get("MCP_RESOURCE") or None,
+            "mcp_app_id": env.get("MCP_APP_ID") or None,
+            "mcp_app_secret": env.get("MCP_APP_SECRET") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

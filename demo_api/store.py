@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import threading
 import time
@@ -22,6 +23,19 @@ CREATE TABLE IF NOT EXISTS products (
     created_at  REAL    NOT NULL,
     updated_by  TEXT    NOT NULL,
     updated_at  REAL    NOT NULL
+)
+"""
+# Who did what: the user (sub), the acting app (client_id) and, for delegated calls made
+# with an actor token, the actor (act.sub).
+_AUDIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          REAL    NOT NULL,
+    action      TEXT    NOT NULL,
+    product_id  INTEGER NOT NULL,
+    subject     TEXT    NOT NULL,
+    client_id   TEXT,
+    actor       TEXT
 )
 """
 _COLUMNS = "id, name, price, description, created_by, created_at, updated_by, updated_at"
@@ -48,6 +62,16 @@ def _close_all(connections: list[sqlite3.Connection], lock: threading.Lock) -> N
         connections.clear()
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change: the action, the user (``sub``), the acting app and the actor if any."""
+
+    action: str
+    subject: str
+    client_id: str | None
+    actor: str | None
+
+
 class ProductStore:
     """SQLite-backed products; every write records the app that made it.
 
@@ -65,6 +89,7 @@ class ProductStore:
         self._finalizer = weakref.finalize(self, _close_all, self._connections, self._lock)
         with self._transaction() as db:
             db.execute(_SCHEMA)
+            db.execute(_AUDIT_SCHEMA)
 
     def close(self) -> None:
         """Close every connection the store opened (any thread's); a later call opens
@@ -148,6 +173,31 @@ class ProductStore:
         """Remove a product; False when there was none."""
         with self._transaction() as db:
             return db.execute("DELETE FROM products WHERE id = ?", (product_id,)).rowcount > 0
+
+    def record(
+        self,
+        action: str,
+        product_id: int,
+        *,
+        subject: str,
+        client_id: str | None,
+        actor: str | None,
+    ) -> None:
+        """Append who did ``action`` to ``product_id`` to the audit table."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO audit (at, action, product_id, subject, client_id, actor)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (time.time(), action, product_id, subject, client_id, actor),
+            )
+
+    def audit(self, product_id: int) -> builtins.list[AuditEntry]:
+        """The audit entries of ``product_id``, oldest first."""
+        rows = self._connection().execute(
+            "SELECT action, subject, client_id, actor FROM audit WHERE product_id = ? ORDER BY id",
+            (product_id,),
+        )
+        return [AuditEntry(*row) for row in rows]
 
     def count(self) -> int:
         """How many products are stored."""
