@@ -82,13 +82,15 @@ class _Apply(ast.NodeTransformer):
 
     def visit(self, node: ast.AST) -> ast.AST:
         if node is not self.target:
-            return super().visit(node)
+            visited: ast.AST = super().visit(node)
+            return visited
         if isinstance(node, ast.Compare):
             node.ops[0] = _FLIP[type(node.ops[0])]()
         elif isinstance(node, ast.BoolOp):
             node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         elif isinstance(node, ast.UnaryOp):
-            return node.operand
+            operand: ast.AST = node.operand
+            return operand
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             node.func.id = "any" if node.func.id == "all" else "all"
         elif isinstance(node, ast.Raise):
@@ -169,9 +171,9 @@ def main() -> int:
                 f"{mutant.path}:{mutant.line} {mutant.change}",
                 flush=True,
             )
-    killed = len(todo) - len(survivors)
+    kills = len(todo) - len(survivors)
     print(
-        f"\n{killed}/{len(todo)} mutants killed ({100 * killed / max(1, len(todo)):.1f}%) "
+        f"\n{kills}/{len(todo)} mutants killed ({100 * kills / max(1, len(todo)):.1f}%) "
         f"in {time.monotonic() - started:.0f} s"
     )
     for mutant in survivors:
