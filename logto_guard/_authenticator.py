@@ -129,6 +129,7 @@ class Authenticator:
         required_scopes: Sequence[str] = (),
         *,
         organization_id: str | None = None,
+        organization_required: bool = False,
         optional: bool = False,
     ) -> AuthInfo | Refusal | None:
         """Authenticate and answer: the caller, ``None`` (``optional`` and no credentials),
@@ -136,7 +137,10 @@ class Authenticator:
         """
         try:
             return await self.authenticate(
-                authorization, required_scopes, organization_id=organization_id
+                authorization,
+                required_scopes,
+                organization_id=organization_id,
+                organization_required=organization_required,
             )
         except CredentialsMissingError as exc:
             return None if optional else self.refuse(exc)
@@ -153,6 +157,7 @@ class Authenticator:
         required_scopes: Sequence[str] = (),
         *,
         organization_id: str | None = None,
+        organization_required: bool = False,
     ) -> AuthInfo:
         """Validate raw ``Authorization`` header values and require ``required_scopes``.
 
@@ -160,6 +165,9 @@ class Authenticator:
             organization_id: the organization the request is about. With
                 :data:`ORGANIZATION_AUDIENCE` the token's ``aud`` must name it; with an
                 API audience the token's ``organization_id`` claim must equal it.
+            organization_required: the front end has an organization source (an
+                organization guard): a request naming no organization is refused (400)
+                rather than let through without the organization check.
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
@@ -167,9 +175,13 @@ class Authenticator:
         try:
             token = parse_authorization(authorization)
             audience = None
+            # Both kinds of organization guard agree: no organization, no answer (a
+            # misspelt path parameter must not turn into "no organization check").
+            organization_guard = self.config.organization_tokens or organization_required
+            if organization_guard and not organization_id:
+                raise InvalidRequestError("organization not specified")
             if self.config.organization_tokens:
-                if not organization_id:
-                    raise InvalidRequestError("organization not specified")
+                assert organization_id
                 audience = ORGANIZATION_AUDIENCE_PREFIX + organization_id
             info = await self._validator.validate(token, audience=audience)
             if organization_id is not None and info.organization_id != organization_id:

@@ -89,6 +89,7 @@ class LogtoAuthMiddleware:
             values,
             self.required_scopes,
             organization_id=self.organization(scope) if self.organization else None,
+            organization_required=self.organization is not None,
             optional=self.optional,
         )
         if isinstance(result, Refusal):

@@ -154,6 +154,7 @@ class LogtoGuard(SecurityBase):
             [value.decode("latin-1") for value in values],
             security_scopes.scopes,
             organization_id=organization_id,
+            organization_required=self.organization is not None,
             optional=not self.auto_error,
         )
         if isinstance(result, Refusal):

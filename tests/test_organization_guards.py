@@ -1,0 +1,142 @@
+"""Organization guards fail closed: no organization named, no answer (issue 16)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request, Security
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from logto_guard import ORGANIZATION_AUDIENCE, AuthInfo, InvalidRequestError, LogtoGuard
+from logto_guard.asgi import LogtoAuthMiddleware
+from logto_guard.testing import FakeClock, FakeLogto
+from tests.integration.servers import serve
+
+pytestmark = pytest.mark.anyio
+ORG_AUD = "urn:logto:organization:"
+NOT_SPECIFIED = {"detail": "organization not specified", "error": "invalid_request"}
+
+
+def build_app(logto: FakeLogto, clock: FakeClock) -> FastAPI:
+    common: dict[str, Any] = {
+        "endpoint": logto.endpoint,
+        "http_client": logto.http_client(),
+        "clock": clock,
+    }
+    misspelt = LogtoGuard(audience=logto.audience, organization="orgid", **common)
+    by_function = LogtoGuard(audience=logto.audience, organization=lambda r: None, **common)
+    members = LogtoGuard(audience=ORGANIZATION_AUDIENCE, organization="orgid", **common)
+    app = FastAPI()
+    misspelt.install(app)
+
+    @app.get("/orgs/{org_id}/products")
+    async def products(
+        org_id: str, auth: AuthInfo = Security(misspelt, scopes=["read:products"])
+    ) -> dict[str, object]:
+        return {"org": auth.organization_id}
+
+    @app.get("/products")
+    async def without_parameter(
+        auth: AuthInfo = Security(misspelt, scopes=["read:products"]),
+    ) -> dict[str, object]:
+        return {"org": auth.organization_id}
+
+    @app.get("/by-function/{org_id}")
+    async def resolver_gives_none(
+        org_id: str, auth: AuthInfo = Security(by_function, scopes=["read:products"])
+    ) -> dict[str, object]:
+        return {"org": auth.organization_id}
+
+    @app.get("/orgs/{org_id}/members")
+    async def members_route(
+        org_id: str, auth: AuthInfo = Security(members, scopes=["read:members"])
+    ) -> dict[str, object]:
+        return {"org": auth.organization_id}
+
+    return app
+
+
+@pytest.fixture
+async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_app(logto, clock))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("path", ["/orgs/org2/products", "/products", "/by-function/org2"])
+async def test_an_organization_guard_naming_no_organization_refuses(
+    client: httpx.AsyncClient, logto: FakeLogto, path: str
+) -> None:
+    token = logto.token(scopes=["read:products"], organization_id="org1")
+    for _ in range(2):  # the second request would take the warm path
+        response = await client.get(path, headers=bearer(token))
+        assert response.status_code == 400
+        assert response.json() == NOT_SPECIFIED
+        assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+async def test_both_kinds_of_organization_guard_agree(
+    client: httpx.AsyncClient, logto: FakeLogto
+) -> None:
+    org_token = logto.token(aud=ORG_AUD + "org1", scope="read:members")
+    resource_token = logto.token(scopes=["read:products"], organization_id="org1")
+    members = await client.get("/orgs/org1/members", headers=bearer(org_token))
+    products = await client.get("/orgs/org1/products", headers=bearer(resource_token))
+    assert (members.status_code, members.json()) == (products.status_code, products.json())
+    assert members.json() == NOT_SPECIFIED
+
+
+def test_over_real_http_an_org1_token_cannot_read_an_org2_route(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    token = logto.token(scopes=["read:products"], organization_id="org1")
+    with serve(build_app(logto, clock)) as base:
+        response = httpx.get(f"{base}/orgs/org2/products", headers=bearer(token))
+    assert response.status_code == 400
+    assert response.json() == NOT_SPECIFIED
+
+
+async def test_the_asgi_middleware_refuses_when_its_resolver_names_no_organization(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({"org": request.auth.organization_id})
+
+    app = LogtoAuthMiddleware(
+        Starlette(routes=[Route("/orgs/{org_id}", endpoint)]),
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        organization=lambda scope: scope.get("path_params", {}).get("org_id"),
+        http_client=logto.http_client(),
+        clock=clock,
+    )
+    token = logto.token(organization_id="org1")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        response = await c.get("/orgs/org2", headers=bearer(token))
+    assert response.status_code == 400
+    assert response.json() == NOT_SPECIFIED
+
+
+async def test_the_authenticator_refuses_a_required_organization_that_is_missing(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    guard = LogtoGuard(
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        organization="org_id",
+        http_client=logto.http_client(),
+        clock=clock,
+    )
+    header = [f"Bearer {logto.token(organization_id='org1')}"]
+    with pytest.raises(InvalidRequestError, match="organization not specified"):
+        await guard.authenticator.authenticate(header, organization_required=True)
