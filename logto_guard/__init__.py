@@ -30,6 +30,7 @@ from ._errors import (
     LogtoGuardError,
     MalformedTokenError,
     OrganizationMismatchError,
+    OrganizationTokenError,
     UnknownKeyError,
 )
 from ._identity import AuthInfo
@@ -67,6 +68,7 @@ __all__ = [
     "LogtoGuardError",
     "MalformedTokenError",
     "OrganizationMismatchError",
+    "OrganizationTokenError",
     "Readiness",
     "Refusal",
     "Stats",

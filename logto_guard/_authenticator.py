@@ -22,6 +22,7 @@ from ._errors import (
     InsufficientScopeError,
     InvalidRequestError,
     OrganizationMismatchError,
+    OrganizationTokenError,
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
@@ -114,7 +115,9 @@ class Authenticator:
         if not authorization.startswith(("Bearer ", "bearer ")):
             return None
         info = self._validator.peek(authorization[7:])
-        if info is None:
+        if info is None or (
+            info.organization_id is not None and not self.config.accept_organization_tokens
+        ):
             return None
         granted = info.scopes
         for scope in required_scopes:  # a route needs one or two: cheaper than a set
@@ -186,6 +189,12 @@ class Authenticator:
             info = await self._validator.validate(token, audience=audience)
             if organization_id is not None and info.organization_id != organization_id:
                 raise OrganizationMismatchError(organization_id, info.organization_id)
+            if (
+                organization_id is None
+                and info.organization_id is not None
+                and not self.config.accept_organization_tokens
+            ):
+                raise OrganizationTokenError(info.organization_id)
             if not info.scopes.issuperset(required_scopes):
                 raise InsufficientScopeError(required_scopes, info.scopes)
         except AuthError as exc:

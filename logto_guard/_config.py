@@ -153,6 +153,11 @@ class GuardConfig:
         jwks_stale_if_error: seconds past ``jwks_max_age`` a key set stays usable while
             the JWKS cannot be fetched.
         token_cache_size: verified tokens remembered (0 turns the cache off).
+        accept_organization_tokens: on a guard without ``organization=``, accept Logto's
+            organization-level API tokens (``aud`` = the API plus an ``organization_id``
+            claim) as if they were global grants. Off by default: their scopes come from
+            the app's or user's roles *in one organization*, so accepting them lets an
+            organization role grant what the global roles do not.
 
     Raises:
         ConfigurationError: any value is unusable (checked here, not per request).
@@ -175,12 +180,13 @@ class GuardConfig:
     jwks_cooldown: float = DEFAULT_JWKS_COOLDOWN
     jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    accept_organization_tokens: bool = False
     issuers: tuple[str, ...] = field(init=False)
     audiences: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
-        for name in ("match_trailing_slash", "allow_insecure_http"):
+        for name in ("match_trailing_slash", "allow_insecure_http", "accept_organization_tokens"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         insecure = self.allow_insecure_http

@@ -21,6 +21,7 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
         │       └── ImmatureTokenError
         ├── InsufficientScopeError    403 insufficient_scope (``.required_scopes``)
         ├── OrganizationMismatchError 403 insufficient_scope: token for another organization
+        ├── OrganizationTokenError    403 insufficient_scope: organization token, global guard
         └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
 
 Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
@@ -186,6 +187,30 @@ class OrganizationMismatchError(AuthError):
     def __init__(self, expected: str, actual: str | None) -> None:
         self.expected = expected
         self.actual = actual
+        super().__init__()
+
+
+class OrganizationTokenError(AuthError):
+    """An organization-level API token (``organization_id`` claim) reached a guard without
+    ``organization=``: its scopes come from roles *in that organization*, not global ones.
+
+    ``insufficient_scope`` (RFC 6750 §3.1: the request needs other privileges than the
+    token's) rather than ``invalid_token``: the token is genuine, only not a global grant.
+    Opt in with ``accept_organization_tokens=True``.
+
+    Attributes:
+        organization_id: the token's ``organization_id`` (kept out of the description).
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "organization_token"
+    default_description = (
+        "organization token not accepted here: this API needs a token without organization_id"
+    )
+
+    def __init__(self, organization_id: str) -> None:
+        self.organization_id = organization_id
         super().__init__()
 
 
