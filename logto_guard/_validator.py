@@ -108,10 +108,9 @@ class TokenValidator:
             verified = self._cache[token]
         except KeyError:
             return None
-        if (
-            not self._jwks.has_fresh_key(verified.kid, before=verified.deadline)
-            or self._config.audience not in verified.audiences
-        ):
+        if not self._jwks.has_fresh_key(
+            verified.kid, before=verified.deadline
+        ) or self._config.audiences.isdisjoint(verified.audiences):
             return None
         self.cache_hits += 1
         return verified.info
@@ -222,7 +221,8 @@ class TokenValidator:
             client_id=optional_str(claims, "client_id"),
             audience=config.audience,
             issuer=issuer,
-            scopes=frozenset(scope.split()) if scope else frozenset(),
+            # RFC 6749 §3.3: separated by U+0020 only; str.split() would also split U+00A0.
+            scopes=frozenset(s for s in scope.split(" ") if s) if scope else frozenset(),
             organization_id=optional_str(claims, "organization_id"),
             expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
             claims=MappingProxyType(claims),
