@@ -76,6 +76,9 @@ def check_url(
     """
     if not isinstance(value, str):
         raise error(f"{name} must be an absolute http(s) URL string")
+    if value != value.strip():  # urlsplit drops a leading space; httpx then fails per fetch
+        shown = "a URL with credentials" if "@" in value else repr(value.strip())
+        raise error(f"{name} has leading or trailing whitespace: remove it, write {shown}")
     try:  # httpx.InvalidURL is no httpx.HTTPError: catch it here, not on each request
         parts = urlsplit(value)
         httpx.URL(value)
@@ -108,6 +111,15 @@ def check_endpoint(
     """The Logto endpoint without a trailing slash; refuses the ``.../oidc`` issuer form."""
     endpoint = check_url("endpoint", value, allow_insecure_http=allow_insecure_http, error=error)
     endpoint = endpoint.rstrip("/")
+    path = urlsplit(endpoint).path
+    oidc_at = path.find("/oidc/")
+    if oidc_at >= 0:  # .../oidc/jwks would become .../oidc/jwks/oidc/jwks
+        base = endpoint[: len(endpoint) - len(path) + oidc_at]
+        raise error(
+            f"endpoint is the Logto endpoint, not one of its URLs: write {base!r}, not "
+            f"{endpoint!r} (the issuer {base + '/oidc'!r}, the JWKS {base + '/oidc/jwks'!r} "
+            "and the token endpoint are derived from it; give jwks_uri= to override the JWKS)"
+        )
     if endpoint.endswith("/oidc"):
         raise error(
             f"endpoint is the Logto endpoint without /oidc: write "

@@ -58,6 +58,9 @@ class AuthError(LogtoGuardError):
     error: ClassVar[str | None] = None
     reason: ClassVar[str] = "unauthenticated"
     default_description: ClassVar[str] = "authentication required"
+    #: Operator-facing evidence for the log line (expected and received public values,
+    #: already escaped); never sent to the client.
+    log_detail: str | None = None
 
     def __init__(self, description: str | None = None) -> None:
         self.description = description or self.default_description
@@ -155,9 +158,13 @@ class ImmatureTokenError(InvalidClaimError):
 class InsufficientScopeError(AuthError):
     """The token is valid but lacks scopes the route requires.
 
+    The description names the missing scopes (``token lacks required scopes:
+    write:products``): they are the route's own, never the token's.
+
     Attributes:
         required_scopes: every scope the route requires, in declaration order.
         granted_scopes: the scopes the token carries.
+        missing_scopes: the required scopes the token lacks, in declaration order.
     """
 
     status_code = 403
@@ -168,7 +175,9 @@ class InsufficientScopeError(AuthError):
     def __init__(self, required_scopes: Iterable[str], granted_scopes: Iterable[str]) -> None:
         self.required_scopes = tuple(required_scopes)
         self.granted_scopes = frozenset(granted_scopes)
-        super().__init__()
+        self.missing_scopes = tuple(s for s in self.required_scopes if s not in self.granted_scopes)
+        missing = " ".join(self.missing_scopes)
+        super().__init__(f"{self.default_description}: {missing}" if missing else None)
 
 
 class OrganizationMismatchError(AuthError):
