@@ -14,10 +14,13 @@ from ._config import (
     GuardConfig,
 )
 from ._errors import (
+    ActorNotAllowedError,
     AlgorithmError,
     AuthError,
+    ClientNotAllowedError,
     ConfigurationError,
     CredentialsMissingError,
+    DelegationNotAllowedError,
     ExpiredTokenError,
     ImmatureTokenError,
     InsufficientScopeError,
@@ -31,10 +34,12 @@ from ._errors import (
     MalformedTokenError,
     OrganizationMismatchError,
     OrganizationTokenError,
+    PolicyError,
     UnknownKeyError,
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
+from ._policy import Policy
 from ._rfc6750 import Refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
@@ -47,12 +52,15 @@ __all__ = [
     "ORGANIZATION_AUDIENCE",
     "ORGANIZATION_AUDIENCE_PREFIX",
     "SUPPORTED_ALGORITHMS",
+    "ActorNotAllowedError",
     "AlgorithmError",
     "AuthError",
     "AuthInfo",
     "Authenticator",
+    "ClientNotAllowedError",
     "ConfigurationError",
     "CredentialsMissingError",
+    "DelegationNotAllowedError",
     "ExpiredTokenError",
     "GuardConfig",
     "ImmatureTokenError",
@@ -69,6 +77,8 @@ __all__ = [
     "MalformedTokenError",
     "OrganizationMismatchError",
     "OrganizationTokenError",
+    "Policy",
+    "PolicyError",
     "Readiness",
     "Refusal",
     "Stats",

@@ -27,6 +27,7 @@ from ._errors import (
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
 from ._metrics import instrument
+from ._policy import Policy
 from ._rfc6750 import Refusal, parse_authorization, refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
@@ -108,7 +109,12 @@ class Authenticator:
         if self.config.organization_tokens and source is None:
             raise ConfigurationError("organization tokens need organization= to name the org")
 
-    def peek(self, authorization: str, required_scopes: Sequence[str] = ()) -> AuthInfo | None:
+    def peek(
+        self,
+        authorization: str,
+        required_scopes: Sequence[str] = (),
+        policy: Policy | None = None,
+    ) -> AuthInfo | None:
         """The warm path: the caller of an already verified token holding every scope,
         without awaiting anything; ``None`` when :meth:`check` must decide.
 
@@ -118,8 +124,10 @@ class Authenticator:
         if not authorization.startswith(("Bearer ", "bearer ")):
             return None
         info = self._validator.peek(authorization[7:])
-        if info is None or (
-            info.organization_id is not None and not self.config.accept_organization_tokens
+        if (
+            info is None
+            or (info.organization_id is not None and not self.config.accept_organization_tokens)
+            or (policy is not None and not policy.allows(info))
         ):
             return None
         granted = info.scopes
@@ -137,6 +145,7 @@ class Authenticator:
         organization_id: str | None = None,
         organization_required: bool = False,
         optional: bool = False,
+        policy: Policy | None = None,
     ) -> AuthInfo | Refusal | None:
         """Authenticate and answer: the caller, ``None`` (``optional`` and no credentials),
         or the :class:`Refusal` to send. The one refusal path of every front end.
@@ -147,6 +156,7 @@ class Authenticator:
                 required_scopes,
                 organization_id=organization_id,
                 organization_required=organization_required,
+                policy=policy,
             )
         except CredentialsMissingError as exc:
             return None if optional else self.refuse(exc)
@@ -164,6 +174,7 @@ class Authenticator:
         *,
         organization_id: str | None = None,
         organization_required: bool = False,
+        policy: Policy | None = None,
     ) -> AuthInfo:
         """Validate raw ``Authorization`` header values and require ``required_scopes``.
 
@@ -174,6 +185,7 @@ class Authenticator:
             organization_required: the front end has an organization source (an
                 organization guard): a request naming no organization is refused (400)
                 rather than let through without the organization check.
+            policy: the route's :class:`Policy` (allowed apps, actor and delegated tokens).
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
@@ -200,6 +212,8 @@ class Authenticator:
                 raise OrganizationTokenError(info.organization_id)
             if not info.scopes.issuperset(required_scopes):
                 raise InsufficientScopeError(required_scopes, info.scopes)
+            if policy is not None:
+                policy.check(info)
         except AuthError as exc:
             self._refused[exc.reason] = self._refused.get(exc.reason, 0) + 1
             if logger.isEnabledFor(logging.INFO):

@@ -170,6 +170,9 @@ class GuardConfig:
             claim) as if they were global grants. Off by default: their scopes come from
             the app's or user's roles *in one organization*, so accepting them lets an
             organization role grant what the global roles do not.
+        m2m_clients: App IDs of your M2M apps that exchange user tokens (RFC 8693): a
+            token whose ``client_id`` is one of them and whose ``sub`` is not is marked
+            :attr:`AuthInfo.delegated` (Logto adds ``act`` only with an actor token).
 
     Raises:
         ConfigurationError: any value is unusable (checked here, not per request).
@@ -193,6 +196,7 @@ class GuardConfig:
     jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
     accept_organization_tokens: bool = False
+    m2m_clients: Collection[str] = ()
     issuers: tuple[str, ...] = field(init=False)
     audiences: frozenset[str] = field(init=False)
 
@@ -259,6 +263,10 @@ class GuardConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be a non-negative integer, got {value!r}")
+        clients = self.m2m_clients
+        if isinstance(clients, str) or not all(isinstance(c, str) and c for c in clients):
+            raise ConfigurationError("m2m_clients must be a collection of App IDs (strings)")
+        set_(self, "m2m_clients", frozenset(clients))
         if self.max_token_size < 64:
             raise ConfigurationError("max_token_size must be at least 64 bytes")
 

@@ -22,6 +22,10 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
         ├── InsufficientScopeError    403 insufficient_scope (``.required_scopes``)
         ├── OrganizationMismatchError 403 insufficient_scope: token for another organization
         ├── OrganizationTokenError    403 insufficient_scope: organization token, global guard
+        ├── PolicyError               403 insufficient_scope: the route's delegation policy
+        │   ├── ClientNotAllowedError     ``client_id`` not among the route's ``clients``
+        │   ├── ActorNotAllowedError      ``act`` present and actors refused
+        │   └── DelegationNotAllowedError a delegated token and delegation refused
         └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
 
 Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
@@ -221,6 +225,49 @@ class OrganizationTokenError(AuthError):
     def __init__(self, organization_id: str) -> None:
         self.organization_id = organization_id
         super().__init__()
+
+
+class PolicyError(AuthError):
+    """The token is valid but the route's :class:`~logto_guard.Policy` refuses its caller.
+
+    403 ``insufficient_scope`` (RFC 6750 §3.1: the request needs other privileges than
+    the token's): the token is genuine, so ``invalid_token`` (401, "get a new token")
+    would send the client to fetch another token that is refused the same way.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "policy"
+    default_description = "caller not allowed on this route"
+
+
+class ClientNotAllowedError(PolicyError):
+    """The token's ``client_id`` is not among the App IDs the route allows.
+
+    Attributes:
+        client_id: the token's ``client_id`` (kept out of the description).
+    """
+
+    reason = "client_not_allowed"
+    default_description = "client not allowed on this route"
+
+    def __init__(self, client_id: str | None) -> None:
+        self.client_id = client_id
+        super().__init__()
+
+
+class ActorNotAllowedError(PolicyError):
+    """The token carries ``act`` (issued with an actor token) and the route refuses actors."""
+
+    reason = "actor_not_allowed"
+    default_description = "actor tokens not allowed on this route"
+
+
+class DelegationNotAllowedError(PolicyError):
+    """The token is delegated (token exchange) and the route takes callers' own tokens only."""
+
+    reason = "delegation_not_allowed"
+    default_description = "delegated tokens not allowed on this route"
 
 
 class KeysUnavailableError(AuthError):

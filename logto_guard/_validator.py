@@ -204,7 +204,7 @@ class TokenValidator:
             issuer = decode_json_object(payload_b64, "token payload").get("iss")
         except (MalformedTokenError, ValueError, RecursionError):
             return None
-        if issuer in self._issuers:
+        if not isinstance(issuer, str) or issuer in self._issuers:
             return None
         return (
             f"unverified iss {shown(issuer)} is not this guard's issuer "
@@ -245,9 +245,14 @@ class TokenValidator:
         if "jti" in claims and not isinstance(claims["jti"], str):  # RFC 7519 §4.1.7
             raise InvalidClaimError("jti", "jti claim is not a string")
         scope = optional_str(claims, "scope")
+        client_id = optional_str(claims, "client_id")
+        act = claims.get("act")
+        actor = act.get("sub") if isinstance(act, dict) else None
+        if act is not None and (not isinstance(actor, str) or not actor):  # RFC 8693 §4.1
+            raise InvalidClaimError("act", "act claim has no sub")
         info = AuthInfo(
             subject=subject,
-            client_id=optional_str(claims, "client_id"),
+            client_id=client_id,
             audience=config.audience,
             issuer=issuer,
             # RFC 6749 §3.3: separated by U+0020 only; str.split() would also split U+00A0.
@@ -255,5 +260,8 @@ class TokenValidator:
             organization_id=optional_str(claims, "organization_id"),
             expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
             claims=MappingProxyType(claims),
+            actor=actor,
+            delegated=actor is not None
+            or (client_id in config.m2m_clients and subject != client_id),
         )
         return info, deadline, frozenset(audiences)

@@ -16,8 +16,9 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from ._authenticator import Authenticator
 from ._errors import ConfigurationError
 from ._identity import AuthInfo
 from ._openapi import document_guard, used_scopes
+from ._policy import Policy
 from ._relay import add_token_relay
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal
@@ -94,6 +96,9 @@ class LogtoGuard(SecurityBase):
         ConfigurationError: an option is invalid.
     """
 
+    #: The route policy of a guard made by :meth:`policy` (``None``: scopes only).
+    route_policy: Policy | None = None
+
     def __init__(
         self,
         *,
@@ -147,7 +152,9 @@ class LogtoGuard(SecurityBase):
         if self.organization is not None:
             organization_id = self.organization(request)
         elif len(values) == 1:
-            info = authenticator.peek(values[0].decode("latin-1"), security_scopes.scopes)
+            info = authenticator.peek(
+                values[0].decode("latin-1"), security_scopes.scopes, self.route_policy
+            )
             if info is not None:
                 return info
         result = await authenticator.check(
@@ -156,10 +163,30 @@ class LogtoGuard(SecurityBase):
             organization_id=organization_id,
             organization_required=self.organization is not None,
             optional=not self.auto_error,
+            policy=self.route_policy,
         )
         if isinstance(result, Refusal):
             raise self.make_http_error(result)
         return result  # type: ignore[return-value]  # None only with auto_error=False
+
+    def policy(
+        self,
+        *,
+        clients: Collection[str] | None = None,
+        allow_actor: bool = True,
+        allow_delegated: bool = True,
+    ) -> LogtoGuard:
+        """A dependency for routes with a delegation policy, sharing this guard's keys,
+        caches and OpenAPI scheme: ``Security(guard.policy(clients=[...]), scopes=[...])``.
+
+        See :class:`Policy` for the arguments; refusals are 403 ``insufficient_scope``
+        with a description naming the rule ("client not allowed on this route").
+        """
+        derived = copy.copy(self)
+        derived.route_policy = Policy(
+            clients=clients, allow_actor=allow_actor, allow_delegated=allow_delegated
+        )
+        return derived
 
     def make_http_error(self, refusal: Refusal) -> HTTPException:
         """Turn ``refusal`` into the HTTP exception FastAPI answers with (override to

@@ -148,3 +148,15 @@ def test_whitespace_around_a_url_is_refused_with_the_fix(endpoint: str) -> None:
             audience="https://shopping.api",
             jwks_uri="http://127.0.0.1:3101/oidc/jwks ",
         )
+
+
+@pytest.mark.parametrize("iss", [["https://a/oidc"], {"x": 1}, 5, None])
+async def test_an_unknown_key_with_an_odd_iss_is_still_a_plain_401(
+    clock: FakeClock, iss: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = authenticator(FakeLogto(clock=clock), clock)
+    stranger = FakeLogto(clock=clock)
+    caplog.set_level(logging.INFO, logger="logto_guard")
+    refusal = await guard.check([f"Bearer {stranger.token(iss=iss)}"])
+    assert isinstance(refusal, Refusal) and refusal.status_code == 401
+    assert refused_lines(caplog) == ["request refused: reason=unknown_kid (signing key not found)"]
