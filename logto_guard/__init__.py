@@ -5,6 +5,8 @@ the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 67
 See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
+import typing as _typing
+
 from ._authenticator import Authenticator
 from ._config import (
     DEFAULT_ALGORITHMS,
@@ -45,7 +47,23 @@ from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
 from ._version import __version__
-from .fastapi import LogtoGuard
+
+if _typing.TYPE_CHECKING:  # type checkers see the real name; no __getattr__ hides typos
+    from .fastapi import LogtoGuard
+else:
+
+    def __getattr__(name: str) -> object:
+        # FastAPI loads only for users of LogtoGuard: MCP-only and ASGI users never pay.
+        if name == "LogtoGuard":
+            from .fastapi import LogtoGuard
+
+            globals()["LogtoGuard"] = LogtoGuard
+            return LogtoGuard
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
