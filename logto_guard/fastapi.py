@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from ._authenticator import Authenticator
 from ._errors import ConfigurationError
+from ._fastapi_routes import check_organization_parameter
 from ._identity import AuthInfo
 from ._openapi import document_guard, used_scopes
 from ._policy import Policy
@@ -126,6 +127,7 @@ class LogtoGuard(SecurityBase):
                     "clients ask Logto for a token for the resource the metadata names"
                 )
             self.authenticator.resource_metadata = metadata_url(resource_url)
+        self.organization_parameter = organization if isinstance(organization, str) else None
         if isinstance(organization, str):
             parameter = organization
             organization = lambda request: request.path_params.get(parameter)  # noqa: E731
@@ -188,6 +190,25 @@ class LogtoGuard(SecurityBase):
         )
         return derived
 
+    def check_routes(self, app: FastAPI) -> None:
+        """Refuse to start when ``organization=`` names a path parameter that a route
+        guarded by this guard (or one of its :meth:`policy` guards) does not have.
+
+        :meth:`install` runs it at application startup; an app with its own ``lifespan``
+        (where FastAPI skips startup handlers) calls it there.
+
+        Raises:
+            ConfigurationError: naming the routes and the parameter.
+        """
+        parameter = self.organization_parameter
+        if parameter is not None:
+            organization = self.organization
+            check_organization_parameter(
+                app.routes,
+                parameter,
+                lambda call: isinstance(call, LogtoGuard) and call.organization is organization,
+            )
+
     def make_http_error(self, refusal: Refusal) -> HTTPException:
         """Turn ``refusal`` into the HTTP exception FastAPI answers with (override to
         customise; ``refusal.error`` is the :class:`AuthError` with its evidence)."""
@@ -206,6 +227,8 @@ class LogtoGuard(SecurityBase):
             return generate()
 
         app.openapi = openapi  # type: ignore[method-assign]
+        # Without a lifespan of the app's own; with one, call check_routes(app) in it.
+        app.router.add_event_handler("startup", lambda: self.check_routes(app))
         if self.resource_url is not None:
             self._serve_resource_metadata(app, self.resource_url)
 

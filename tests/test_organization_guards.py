@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,8 +12,15 @@ from fastapi import FastAPI, Request, Security
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
-from logto_guard import ORGANIZATION_AUDIENCE, AuthInfo, InvalidRequestError, LogtoGuard
+from logto_guard import (
+    ORGANIZATION_AUDIENCE,
+    AuthInfo,
+    ConfigurationError,
+    InvalidRequestError,
+    LogtoGuard,
+)
 from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.testing import FakeClock, FakeLogto
 from tests.integration.servers import serve
@@ -95,14 +103,58 @@ async def test_both_kinds_of_organization_guard_agree(
     assert members.json() == NOT_SPECIFIED
 
 
+def test_a_misspelt_parameter_stops_the_start(logto: FakeLogto, clock: FakeClock) -> None:
+    with (
+        pytest.raises(ConfigurationError, match=r"organization='orgid' is not a path parameter"),
+        TestClient(build_app(logto, clock)),  # runs the lifespan, as uvicorn does
+    ):
+        pass  # pragma: no cover
+
+
 def test_over_real_http_an_org1_token_cannot_read_an_org2_route(
     logto: FakeLogto, clock: FakeClock
 ) -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield  # an app lifespan of its own: FastAPI skips the guard's startup check
+
+    app = build_app(logto, clock)
+    app.router.lifespan_context = lifespan
     token = logto.token(scopes=["read:products"], organization_id="org1")
-    with serve(build_app(logto, clock)) as base:
+    with serve(app) as base:
         response = httpx.get(f"{base}/orgs/org2/products", headers=bearer(token))
     assert response.status_code == 400
     assert response.json() == NOT_SPECIFIED
+
+
+def test_check_routes_names_every_route_lacking_the_parameter(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    app = build_app(logto, clock)
+    guard = LogtoGuard(
+        endpoint=logto.endpoint, audience=logto.audience, organization="orgid", clock=clock
+    )
+    guard.check_routes(app)  # guards no route of app
+    misspelt = next(
+        d.call
+        for route in app.routes
+        if getattr(route, "path", "") == "/products"
+        for d in route.dependant.dependencies  # type: ignore[attr-defined]
+    )
+    assert isinstance(misspelt, LogtoGuard)
+    with pytest.raises(ConfigurationError) as caught:
+        misspelt.policy(clients=["a"]).check_routes(app)
+    assert str(caught.value).startswith(
+        "organization='orgid' is not a path parameter of /orgs/{org_id}/products, /products: "
+    )
+
+    fixed = FastAPI()
+    good = LogtoGuard(endpoint=logto.endpoint, audience=logto.audience, organization="org_id")
+
+    @fixed.get("/orgs/{org_id}/items", dependencies=[Security(good.policy(clients=["a"]))])
+    async def items(org_id: str) -> None: ...
+
+    good.check_routes(fixed)
 
 
 async def test_the_asgi_middleware_refuses_when_its_resolver_names_no_organization(
