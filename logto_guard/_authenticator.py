@@ -7,6 +7,7 @@ Every front end (FastAPI, ASGI, MCP, the dev issuer's Management API stand-in) c
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,14 +29,13 @@ from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
 from ._metrics import instrument
 from ._policy import Policy
+from ._refusal_log import RefusalLog
 from ._rfc6750 import Refusal, parse_authorization, refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
 
 logger = logging.getLogger("logto_guard")
-#: At most one detailed refusal line (expected and received values) per kind per window.
-DETAIL_LOG_INTERVAL = 10.0
 
 
 class Authenticator:
@@ -71,7 +71,6 @@ class Authenticator:
         self._accepted = 0
         self._refused: dict[str, int] = {}
         self._fetch_observers: list[Callable[[str, float], None]] = []
-        self._detail_logged_at: dict[tuple[str, str], float] = {}
         self._use_keys_from(http_client)
         if metrics:
             instrument(self, meter_provider)
@@ -216,25 +215,14 @@ class Authenticator:
                 policy.check(info)
         except AuthError as exc:
             self._refused[exc.reason] = self._refused.get(exc.reason, 0) + 1
-            if logger.isEnabledFor(logging.INFO):
-                self._log_refusal(exc)
+            self._log_refusal(exc)
             raise
         self._accepted += 1
         return info
 
-    def _log_refusal(self, exc: AuthError) -> None:
-        # The reason code, the fixed description and public evidence only: never the token.
-        detail = exc.log_detail
-        if detail is not None:
-            kind, now = (exc.reason, exc.description), self.clock()
-            last = self._detail_logged_at.get(kind)
-            if last is None or not 0 <= now - last < DETAIL_LOG_INTERVAL:
-                self._detail_logged_at[kind] = now
-                logger.info(
-                    "request refused: reason=%s (%s): %s", exc.reason, exc.description, detail
-                )
-                return
-        logger.info("request refused: reason=%s (%s)", exc.reason, exc.description)
+    @functools.cached_property
+    def _log_refusal(self) -> RefusalLog:
+        return RefusalLog(self.clock)
 
     @property
     def keys(self) -> dict[str, TrustedKey]:
