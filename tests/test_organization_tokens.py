@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from starlette.routing import Route
 
 from logto_guard import Authenticator, AuthInfo, LogtoGuard, OrganizationTokenError, Refusal
 from logto_guard.asgi import LogtoAuthMiddleware
+from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +103,42 @@ async def test_the_authenticator_refuses_them_on_every_path(
     assert isinstance(refusal, Refusal) and refusal.status_code == 403
     assert authenticator.peek(header) is None  # verified and cached, still not for peek
     assert authenticator.stats.refused == {"organization_token": 2}
+
+
+async def test_dev_issuer_organization_role_grants_no_global_write(tmp_path: Path) -> None:
+    """The issue's reproduction: a global role with read only, an organization role with
+    write; the organization-level token must not create a product on a global guard."""
+    state = IssuerState.open(tmp_path, issuer="http://127.0.0.1:3001/oidc")
+    state.add_resource("https://shopping.api", ["read:products", "write:products"])
+    app = state.ensure_app(
+        "org-client",
+        grants={"https://shopping.api": ["read:products"]},
+        organizations={"org1": {"https://shopping.api": ["write:products"]}},
+    )
+    issuer = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(state)), base_url="http://127.0.0.1:3001"
+    )
+    guard = LogtoGuard(
+        endpoint="http://127.0.0.1:3001", audience="https://shopping.api", http_client=issuer
+    )
+    api = FastAPI()
+    guard.install(api)
+
+    @api.post("/products", status_code=201)
+    async def create(auth: AuthInfo = Security(guard, scopes=["write:products"])) -> str:
+        return auth.subject
+
+    response = await issuer.post(
+        "/oidc/token",
+        auth=(app.app_id, app.app_secret),
+        data={
+            "grant_type": "client_credentials",
+            "organization_id": "org1",
+            "resource": "https://shopping.api",
+            "scope": "write:products",
+        },
+    )
+    assert response.status_code == 200, response.text
+    created = await post(api, response.json()["access_token"])
+    assert (created.status_code, created.json()) == (403, REFUSED)
+    await issuer.aclose()
