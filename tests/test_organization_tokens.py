@@ -142,3 +142,17 @@ async def test_dev_issuer_organization_role_grants_no_global_write(tmp_path: Pat
     created = await post(api, response.json()["access_token"])
     assert (created.status_code, created.json()) == (403, REFUSED)
     await issuer.aclose()
+
+
+async def test_the_mcp_verifier_refuses_organization_tokens_too(clock: FakeClock) -> None:
+    from logto_guard.mcp import LogtoTokenVerifier
+
+    resource = "https://mcp.example.com/mcp"
+    fake = FakeLogto(audience=resource, clock=clock)
+    verifier = LogtoTokenVerifier(
+        endpoint=fake.endpoint, audience=resource, http_client=fake.http_client(), clock=clock
+    )
+    organization_token = fake.token(scopes=["write:products"], organization_id="org1")
+    for _ in range(2):
+        assert await verifier.verify_token(organization_token) is None
+    assert await verifier.verify_token(fake.token(scopes=["write:products"])) is not None
