@@ -5,6 +5,8 @@ the asymmetric family; ``iss``, ``aud``, ``exp``, ``typ``) and answers as RFC 67
 See :class:`LogtoGuard` for the FastAPI entry point.
 """
 
+import typing as _typing
+
 from ._authenticator import Authenticator
 from ._config import (
     DEFAULT_ALGORITHMS,
@@ -14,10 +16,13 @@ from ._config import (
     GuardConfig,
 )
 from ._errors import (
+    ActorNotAllowedError,
     AlgorithmError,
     AuthError,
+    ClientNotAllowedError,
     ConfigurationError,
     CredentialsMissingError,
+    DelegationNotAllowedError,
     ExpiredTokenError,
     ImmatureTokenError,
     InsufficientScopeError,
@@ -30,28 +35,50 @@ from ._errors import (
     LogtoGuardError,
     MalformedTokenError,
     OrganizationMismatchError,
+    OrganizationTokenError,
+    PolicyError,
     UnknownKeyError,
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
+from ._policy import Policy
 from ._rfc6750 import Refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
 from ._validator import TokenValidator
 from ._version import __version__
-from .fastapi import LogtoGuard
+
+if _typing.TYPE_CHECKING:  # type checkers see the real name; no __getattr__ hides typos
+    from .fastapi import LogtoGuard
+else:
+
+    def __getattr__(name: str) -> object:
+        # FastAPI loads only for users of LogtoGuard: MCP-only and ASGI users never pay.
+        if name == "LogtoGuard":
+            from .fastapi import LogtoGuard
+
+            globals()["LogtoGuard"] = LogtoGuard
+            return LogtoGuard
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DEFAULT_ALGORITHMS",
     "ORGANIZATION_AUDIENCE",
     "ORGANIZATION_AUDIENCE_PREFIX",
     "SUPPORTED_ALGORITHMS",
+    "ActorNotAllowedError",
     "AlgorithmError",
     "AuthError",
     "AuthInfo",
     "Authenticator",
+    "ClientNotAllowedError",
     "ConfigurationError",
     "CredentialsMissingError",
+    "DelegationNotAllowedError",
     "ExpiredTokenError",
     "GuardConfig",
     "ImmatureTokenError",
@@ -67,6 +94,9 @@ __all__ = [
     "LogtoGuardError",
     "MalformedTokenError",
     "OrganizationMismatchError",
+    "OrganizationTokenError",
+    "Policy",
+    "PolicyError",
     "Readiness",
     "Refusal",
     "Stats",

@@ -8,6 +8,7 @@ Every front end (FastAPI, ASGI, MCP, the dev issuer's Management API stand-in) c
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -23,10 +24,13 @@ from ._errors import (
     InsufficientScopeError,
     InvalidRequestError,
     OrganizationMismatchError,
+    OrganizationTokenError,
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
 from ._metrics import instrument
+from ._policy import Policy
+from ._refusal_log import RefusalLog
 from ._rfc6750 import Refusal, parse_authorization, refusal
 from ._status import Readiness, Stats
 from ._trusted_keys import TrustedKey
@@ -121,7 +125,12 @@ class Authenticator:
         if self.config.organization_tokens and source is None:
             raise ConfigurationError("organization tokens need organization= to name the org")
 
-    def peek(self, authorization: str, required_scopes: Sequence[str] = ()) -> AuthInfo | None:
+    def peek(
+        self,
+        authorization: str,
+        required_scopes: Sequence[str] = (),
+        policy: Policy | None = None,
+    ) -> AuthInfo | None:
         """The warm path: the caller of an already verified token holding every scope,
         without awaiting anything; ``None`` when :meth:`check` must decide.
 
@@ -131,7 +140,11 @@ class Authenticator:
         if not authorization.startswith(("Bearer ", "bearer ")):
             return None
         info = self._validator.peek(authorization[7:])
-        if info is None:
+        if (
+            info is None
+            or (info.organization_id is not None and not self.config.accept_organization_tokens)
+            or (policy is not None and not policy.allows(info))
+        ):
             return None
         granted = info.scopes
         for scope in required_scopes:  # a route needs one or two: cheaper than a set
@@ -146,14 +159,20 @@ class Authenticator:
         required_scopes: Sequence[str] = (),
         *,
         organization_id: str | None = None,
+        organization_required: bool = False,
         optional: bool = False,
+        policy: Policy | None = None,
     ) -> AuthInfo | Refusal | None:
         """Authenticate and answer: the caller, ``None`` (``optional`` and no credentials),
         or the :class:`Refusal` to send. The one refusal path of every front end.
         """
         try:
             return await self.authenticate(
-                authorization, required_scopes, organization_id=organization_id
+                authorization,
+                required_scopes,
+                organization_id=organization_id,
+                organization_required=organization_required,
+                policy=policy,
             )
         except CredentialsMissingError as exc:
             return None if optional else self.refuse(exc)
@@ -170,6 +189,8 @@ class Authenticator:
         required_scopes: Sequence[str] = (),
         *,
         organization_id: str | None = None,
+        organization_required: bool = False,
+        policy: Policy | None = None,
     ) -> AuthInfo:
         """Validate raw ``Authorization`` header values and require ``required_scopes``.
 
@@ -177,6 +198,10 @@ class Authenticator:
             organization_id: the organization the request is about. With
                 :data:`ORGANIZATION_AUDIENCE` the token's ``aud`` must name it; with an
                 API audience the token's ``organization_id`` claim must equal it.
+            organization_required: the front end has an organization source (an
+                organization guard): a request naming no organization is refused (400)
+                rather than let through without the organization check.
+            policy: the route's :class:`Policy` (allowed apps, actor and delegated tokens).
 
         Raises:
             AuthError: (a subclass of) the request is refused; see the error table.
@@ -184,23 +209,37 @@ class Authenticator:
         try:
             token = parse_authorization(authorization)
             audience = None
+            # Both kinds of organization guard agree: no organization, no answer (a
+            # misspelt path parameter must not turn into "no organization check").
+            organization_guard = self.config.organization_tokens or organization_required
+            if organization_guard and not organization_id:
+                raise InvalidRequestError("organization not specified")
             if self.config.organization_tokens:
-                if not organization_id:
-                    raise InvalidRequestError("organization not specified")
+                assert organization_id
                 audience = ORGANIZATION_AUDIENCE_PREFIX + organization_id
             info = await self._validator.validate(token, audience=audience)
             if organization_id is not None and info.organization_id != organization_id:
                 raise OrganizationMismatchError(organization_id, info.organization_id)
+            if (
+                organization_id is None
+                and info.organization_id is not None
+                and not self.config.accept_organization_tokens
+            ):
+                raise OrganizationTokenError(info.organization_id)
             if not info.scopes.issuperset(required_scopes):
                 raise InsufficientScopeError(required_scopes, info.scopes)
+            if policy is not None:
+                policy.check(info)
         except AuthError as exc:
             self._refused[exc.reason] = self._refused.get(exc.reason, 0) + 1
-            if logger.isEnabledFor(logging.INFO):
-                # The reason code and fixed description only: never the token itself.
-                logger.info("request refused: reason=%s (%s)", exc.reason, exc.description)
+            self._log_refusal(exc)
             raise
         self._accepted += 1
         return info
+
+    @functools.cached_property
+    def _log_refusal(self) -> RefusalLog:
+        return RefusalLog(self.clock)
 
     @property
     def keys(self) -> dict[str, TrustedKey]:

@@ -76,6 +76,9 @@ def check_url(
     """
     if not isinstance(value, str):
         raise error(f"{name} must be an absolute http(s) URL string")
+    if value != value.strip():  # urlsplit drops a leading space; httpx then fails per fetch
+        shown = "a URL with credentials" if "@" in value else repr(value.strip())
+        raise error(f"{name} has leading or trailing whitespace: remove it, write {shown}")
     try:  # httpx.InvalidURL is no httpx.HTTPError: catch it here, not on each request
         parts = urlsplit(value)
         httpx.URL(value)
@@ -108,6 +111,15 @@ def check_endpoint(
     """The Logto endpoint without a trailing slash; refuses the ``.../oidc`` issuer form."""
     endpoint = check_url("endpoint", value, allow_insecure_http=allow_insecure_http, error=error)
     endpoint = endpoint.rstrip("/")
+    path = urlsplit(endpoint).path
+    oidc_at = path.find("/oidc/")
+    if oidc_at >= 0:  # .../oidc/jwks would become .../oidc/jwks/oidc/jwks
+        base = endpoint[: len(endpoint) - len(path) + oidc_at]
+        raise error(
+            f"endpoint is the Logto endpoint, not one of its URLs: write {base!r}, not "
+            f"{endpoint!r} (the issuer {base + '/oidc'!r}, the JWKS {base + '/oidc/jwks'!r} "
+            "and the token endpoint are derived from it; give jwks_uri= to override the JWKS)"
+        )
     if endpoint.endswith("/oidc"):
         raise error(
             f"endpoint is the Logto endpoint without /oidc: write "
@@ -153,6 +165,14 @@ class GuardConfig:
         jwks_stale_if_error: seconds past ``jwks_max_age`` a key set stays usable while
             the JWKS cannot be fetched.
         token_cache_size: verified tokens remembered (0 turns the cache off).
+        accept_organization_tokens: on a guard without ``organization=``, accept Logto's
+            organization-level API tokens (``aud`` = the API plus an ``organization_id``
+            claim) as if they were global grants. Off by default: their scopes come from
+            the app's or user's roles *in one organization*, so accepting them lets an
+            organization role grant what the global roles do not.
+        m2m_clients: App IDs of your M2M apps that exchange user tokens (RFC 8693): a
+            token whose ``client_id`` is one of them and whose ``sub`` is not is marked
+            :attr:`AuthInfo.delegated` (Logto adds ``act`` only with an actor token).
 
     Raises:
         ConfigurationError: any value is unusable (checked here, not per request).
@@ -175,12 +195,14 @@ class GuardConfig:
     jwks_cooldown: float = DEFAULT_JWKS_COOLDOWN
     jwks_stale_if_error: float = DEFAULT_JWKS_STALE_IF_ERROR
     token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE
+    accept_organization_tokens: bool = False
+    m2m_clients: Collection[str] = ()
     issuers: tuple[str, ...] = field(init=False)
     audiences: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
-        for name in ("match_trailing_slash", "allow_insecure_http"):
+        for name in ("match_trailing_slash", "allow_insecure_http", "accept_organization_tokens"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigurationError(f"{name} must be True or False")
         insecure = self.allow_insecure_http
@@ -241,6 +263,10 @@ class GuardConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigurationError(f"{name} must be a non-negative integer, got {value!r}")
+        clients = self.m2m_clients
+        if isinstance(clients, str) or not all(isinstance(c, str) and c for c in clients):
+            raise ConfigurationError("m2m_clients must be a collection of App IDs (strings)")
+        set_(self, "m2m_clients", frozenset(clients))
         if self.max_token_size < 64:
             raise ConfigurationError("max_token_size must be at least 64 bytes")
 

@@ -21,6 +21,11 @@ the RFC 6750 ``error`` code it maps to, plus a stable ``reason`` for logs and me
         │       └── ImmatureTokenError
         ├── InsufficientScopeError    403 insufficient_scope (``.required_scopes``)
         ├── OrganizationMismatchError 403 insufficient_scope: token for another organization
+        ├── OrganizationTokenError    403 insufficient_scope: organization token, global guard
+        ├── PolicyError               403 insufficient_scope: the route's delegation policy
+        │   ├── ClientNotAllowedError     ``client_id`` not among the route's ``clients``
+        │   ├── ActorNotAllowedError      ``act`` present and actors refused
+        │   └── DelegationNotAllowedError a delegated token and delegation refused
         └── KeysUnavailableError      503: the JWKS cannot be fetched (``.retry_after``)
 
 Descriptions are fixed strings chosen here: they never echo token bytes back to the client.
@@ -57,6 +62,9 @@ class AuthError(LogtoGuardError):
     error: ClassVar[str | None] = None
     reason: ClassVar[str] = "unauthenticated"
     default_description: ClassVar[str] = "authentication required"
+    #: Operator-facing evidence for the log line (expected and received public values,
+    #: already escaped); never sent to the client.
+    log_detail: str | None = None
 
     def __init__(self, description: str | None = None) -> None:
         self.description = description or self.default_description
@@ -154,9 +162,13 @@ class ImmatureTokenError(InvalidClaimError):
 class InsufficientScopeError(AuthError):
     """The token is valid but lacks scopes the route requires.
 
+    The description names the missing scopes (``token lacks required scopes:
+    write:products``): they are the route's own, never the token's.
+
     Attributes:
         required_scopes: every scope the route requires, in declaration order.
         granted_scopes: the scopes the token carries.
+        missing_scopes: the required scopes the token lacks, in declaration order.
     """
 
     status_code = 403
@@ -167,7 +179,9 @@ class InsufficientScopeError(AuthError):
     def __init__(self, required_scopes: Iterable[str], granted_scopes: Iterable[str]) -> None:
         self.required_scopes = tuple(required_scopes)
         self.granted_scopes = frozenset(granted_scopes)
-        super().__init__()
+        self.missing_scopes = tuple(s for s in self.required_scopes if s not in self.granted_scopes)
+        missing = " ".join(self.missing_scopes)
+        super().__init__(f"{self.default_description}: {missing}" if missing else None)
 
 
 class OrganizationMismatchError(AuthError):
@@ -187,6 +201,73 @@ class OrganizationMismatchError(AuthError):
         self.expected = expected
         self.actual = actual
         super().__init__()
+
+
+class OrganizationTokenError(AuthError):
+    """An organization-level API token (``organization_id`` claim) reached a guard without
+    ``organization=``: its scopes come from roles *in that organization*, not global ones.
+
+    ``insufficient_scope`` (RFC 6750 §3.1: the request needs other privileges than the
+    token's) rather than ``invalid_token``: the token is genuine, only not a global grant.
+    Opt in with ``accept_organization_tokens=True``.
+
+    Attributes:
+        organization_id: the token's ``organization_id`` (kept out of the description).
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "organization_token"
+    default_description = (
+        "organization token not accepted here: this API needs a token without organization_id"
+    )
+
+    def __init__(self, organization_id: str) -> None:
+        self.organization_id = organization_id
+        super().__init__()
+
+
+class PolicyError(AuthError):
+    """The token is valid but the route's :class:`~logto_guard.Policy` refuses its caller.
+
+    403 ``insufficient_scope`` (RFC 6750 §3.1: the request needs other privileges than
+    the token's): the token is genuine, so ``invalid_token`` (401, "get a new token")
+    would send the client to fetch another token that is refused the same way.
+    """
+
+    status_code = 403
+    error = "insufficient_scope"
+    reason = "policy"
+    default_description = "caller not allowed on this route"
+
+
+class ClientNotAllowedError(PolicyError):
+    """The token's ``client_id`` is not among the App IDs the route allows.
+
+    Attributes:
+        client_id: the token's ``client_id`` (kept out of the description).
+    """
+
+    reason = "client_not_allowed"
+    default_description = "client not allowed on this route"
+
+    def __init__(self, client_id: str | None) -> None:
+        self.client_id = client_id
+        super().__init__()
+
+
+class ActorNotAllowedError(PolicyError):
+    """The token carries ``act`` (issued with an actor token) and the route refuses actors."""
+
+    reason = "actor_not_allowed"
+    default_description = "actor tokens not allowed on this route"
+
+
+class DelegationNotAllowedError(PolicyError):
+    """The token is delegated (token exchange) and the route takes callers' own tokens only."""
+
+    reason = "delegation_not_allowed"
+    default_description = "delegated tokens not allowed on this route"
 
 
 class KeysUnavailableError(AuthError):

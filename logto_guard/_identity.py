@@ -21,6 +21,11 @@ class AuthInfo:
         organization_id: ``organization_id`` for organization-level API resources.
         expires_at: ``exp`` as an aware UTC datetime.
         claims: every claim of the token, read-only.
+        actor: ``act.sub`` when the token was issued with an actor token (RFC 8693
+            §4.1: "this user, acting through that actor"), else ``None``.
+        delegated: True for a token exchanged for someone else: ``act`` is present, or
+            ``client_id`` is one of the guard's ``m2m_clients`` while ``sub`` is not that
+            app (an M2M app acting for a user). Logto marks nothing else on such tokens.
     """
 
     subject: str
@@ -31,6 +36,8 @@ class AuthInfo:
     organization_id: str | None
     expires_at: datetime
     claims: Mapping[str, Any] = field(repr=False, compare=False, hash=False)
+    actor: str | None = None
+    delegated: bool = False
 
     @property
     def is_m2m(self) -> bool:

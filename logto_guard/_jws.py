@@ -122,3 +122,12 @@ def valid_kid(kid: object) -> bool:
 def has_critical_extension(header: dict[str, Any]) -> bool:
     """True when the header asks for a JWS extension; none is understood (RFC 7515 §4.1.11)."""
     return "crit" in header or "b64" in header
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` for a log line: ``repr`` (escapes control characters), at most ``limit``
+    characters; sets and lists of strings sorted so lines compare."""
+    if isinstance(value, frozenset | set):
+        value = sorted(value, key=str)
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -26,6 +26,7 @@ from ._errors import (
     InvalidSignatureError,
     InvalidTypeError,
     MalformedTokenError,
+    UnknownKeyError,
 )
 from ._identity import AuthInfo
 from ._jwks_cache import JWKSCache
@@ -36,6 +37,7 @@ from ._jws import (
     has_critical_extension,
     normalise_typ,
     optional_str,
+    shown,
     timestamp,
     valid_kid,
 )
@@ -53,6 +55,12 @@ def _organization_of(info: AuthInfo, audience: str) -> str | None:
     if info.organization_id is None and audience.startswith(ORGANIZATION_AUDIENCE_PREFIX):
         return audience[len(ORGANIZATION_AUDIENCE_PREFIX) :]
     return info.organization_id
+
+
+def _audience_mismatch(expected: frozenset[str], received: object) -> InvalidClaimError:
+    error = InvalidClaimError("aud", "audience mismatch")
+    error.log_detail = f"expected aud {shown(expected)}, received {shown(received)}"
+    return error
 
 
 class TokenValidator:
@@ -108,10 +116,9 @@ class TokenValidator:
             verified = self._cache[token]
         except KeyError:
             return None
-        if (
-            not self._jwks.has_fresh_key(verified.kid, before=verified.deadline)
-            or self._config.audience not in verified.audiences
-        ):
+        if not self._jwks.has_fresh_key(
+            verified.kid, before=verified.deadline
+        ) or self._config.audiences.isdisjoint(verified.audiences):
             return None
         self.cache_hits += 1
         return verified.info
@@ -150,7 +157,7 @@ class TokenValidator:
         # Checked on every call, cached or not: the audience may depend on the request.
         accepted = self._config.audiences if audience is None else frozenset((audience,))
         if accepted.isdisjoint(verified.audiences):
-            raise InvalidClaimError("aud", "audience mismatch")
+            raise _audience_mismatch(accepted, verified.audiences)
         info = verified.info
         expected = audience or self._config.audience
         if info.audience != expected:
@@ -177,7 +184,11 @@ class TokenValidator:
             typ = header.get("typ")
             if not isinstance(typ, str) or normalise_typ(typ) != self._typ:
                 raise InvalidTypeError()
-        key = await self._jwks.get_key(kid)
+        try:
+            key = await self._jwks.get_key(kid)
+        except UnknownKeyError as exc:
+            exc.log_detail = self._foreign_issuer(payload_b64)
+            raise
         if alg not in key.algorithms:
             raise AlgorithmError("alg does not match the signing key")
         signature = decode_signature(signature_b64)
@@ -187,18 +198,35 @@ class TokenValidator:
         info, deadline, audiences = self._check_claims(claims)
         return _Verified(info=info, kid=kid, deadline=deadline, audiences=audiences)
 
+    def _foreign_issuer(self, payload_b64: str) -> str | None:
+        """For the log only: the *unverified* ``iss`` when it names another issuer."""
+        try:
+            issuer = decode_json_object(payload_b64, "token payload").get("iss")
+        except (MalformedTokenError, ValueError, RecursionError):
+            return None
+        if not isinstance(issuer, str) or issuer in self._issuers:
+            return None
+        return (
+            f"unverified iss {shown(issuer)} is not this guard's issuer "
+            f"{shown(self._issuers)}: a token from another tenant or environment?"
+        )
+
     def _check_claims(self, claims: dict[str, Any]) -> tuple[AuthInfo, float, frozenset[str]]:
         config, now = self._config, self._clock()
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or issuer not in self._issuers:
-            raise InvalidClaimError("iss", "issuer mismatch")
+            error = InvalidClaimError("iss", "issuer mismatch")
+            error.log_detail = f"expected iss {shown(self._issuers)}, received {shown(issuer)}"
+            raise error
         audience = claims.get("aud")
         audiences = [audience] if isinstance(audience, str) else audience
         # RFC 7519 §4.1.3: a string or an array of strings, nothing else in it.
-        if not isinstance(audiences, list) or not audiences:
-            raise InvalidClaimError("aud", "audience mismatch")
-        if not all(isinstance(value, str) for value in audiences):
-            raise InvalidClaimError("aud", "audience mismatch")
+        if (
+            not isinstance(audiences, list)
+            or not audiences
+            or not all(isinstance(value, str) for value in audiences)
+        ):
+            raise _audience_mismatch(config.audiences, audience)
         exp = timestamp(claims, "exp", required=True)
         assert exp is not None
         # Whole seconds, as PyJWT reads exp: a fraction never buys extra life.
@@ -217,14 +245,23 @@ class TokenValidator:
         if "jti" in claims and not isinstance(claims["jti"], str):  # RFC 7519 §4.1.7
             raise InvalidClaimError("jti", "jti claim is not a string")
         scope = optional_str(claims, "scope")
+        client_id = optional_str(claims, "client_id")
+        act = claims.get("act")
+        actor = act.get("sub") if isinstance(act, dict) else None
+        if act is not None and (not isinstance(actor, str) or not actor):  # RFC 8693 §4.1
+            raise InvalidClaimError("act", "act claim has no sub")
         info = AuthInfo(
             subject=subject,
-            client_id=optional_str(claims, "client_id"),
+            client_id=client_id,
             audience=config.audience,
             issuer=issuer,
-            scopes=frozenset(scope.split()) if scope else frozenset(),
+            # RFC 6749 §3.3: separated by U+0020 only; str.split() would also split U+00A0.
+            scopes=frozenset(s for s in scope.split(" ") if s) if scope else frozenset(),
             organization_id=optional_str(claims, "organization_id"),
             expires_at=datetime.fromtimestamp(exp, tz=timezone.utc),
             claims=MappingProxyType(claims),
+            actor=actor,
+            delegated=actor is not None
+            or (client_id in config.m2m_clients and subject != client_id),
         )
         return info, deadline, frozenset(audiences)

@@ -27,6 +27,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ._authenticator import Authenticator
+from ._policy import Policy
 from ._rfc6750 import Refusal, authorization_values
 from ._status import Readiness
 
@@ -54,6 +55,9 @@ class LogtoAuthMiddleware:
         optional: when True, a request without credentials passes with ``scope["auth"]``
             set to ``None``; invalid credentials are still refused.
         authenticator: share an existing :class:`Authenticator` instead of building one.
+        clients: the App IDs (``client_id``) allowed to call (see :class:`Policy`).
+        allow_actor: when False, tokens carrying ``act`` are refused (403).
+        allow_delegated: when False, delegated (token-exchange) tokens are refused (403).
         close_websockets_at_expiry: a WebSocket is authenticated once, at its handshake,
             and by default outlives its token. When True, it is closed with code 1008 when
             the token's ``exp`` passes (the app then receives ``websocket.disconnect``).
@@ -71,6 +75,9 @@ class LogtoAuthMiddleware:
         optional: bool = False,
         authenticator: Authenticator | None = None,
         close_websockets_at_expiry: bool = False,
+        clients: Collection[str] | None = None,
+        allow_actor: bool = True,
+        allow_delegated: bool = True,
         **options: Any,
     ) -> None:
         self.app = app
@@ -81,6 +88,8 @@ class LogtoAuthMiddleware:
         self.authenticator = authenticator or Authenticator(**options)
         self.authenticator.check_organization_source(organization)
         self.close_websockets_at_expiry = close_websockets_at_expiry
+        policy = Policy(clients=clients, allow_actor=allow_actor, allow_delegated=allow_delegated)
+        self.policy = policy if policy.restricts else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in {"http", "websocket"} or scope["path"] in self.public_paths:
@@ -91,7 +100,9 @@ class LogtoAuthMiddleware:
             values,
             self.required_scopes,
             organization_id=self.organization(scope) if self.organization else None,
+            organization_required=self.organization is not None,
             optional=self.optional,
+            policy=self.policy,
         )
         if isinstance(result, Refusal):
             await _refuse(result, scope, send)

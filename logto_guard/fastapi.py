@@ -16,8 +16,9 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -33,8 +34,10 @@ from starlette.routing import Route
 
 from ._authenticator import Authenticator
 from ._errors import ConfigurationError
+from ._fastapi_routes import check_organization_parameter
 from ._identity import AuthInfo
 from ._openapi import document_guard, used_scopes
+from ._policy import Policy
 from ._relay import add_token_relay
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal
@@ -96,6 +99,9 @@ class LogtoGuard(SecurityBase):
         ConfigurationError: an option is invalid.
     """
 
+    #: The route policy of a guard made by :meth:`policy` (``None``: scopes only).
+    route_policy: Policy | None = None
+
     def __init__(
         self,
         *,
@@ -123,6 +129,7 @@ class LogtoGuard(SecurityBase):
                     "clients ask Logto for a token for the resource the metadata names"
                 )
             self.authenticator.resource_metadata = metadata_url(resource_url)
+        self.organization_parameter = organization if isinstance(organization, str) else None
         if isinstance(organization, str):
             parameter = organization
             organization = lambda request: request.path_params.get(parameter)  # noqa: E731
@@ -149,18 +156,60 @@ class LogtoGuard(SecurityBase):
         if self.organization is not None:
             organization_id = self.organization(request)
         elif len(values) == 1:
-            info = authenticator.peek(values[0].decode("latin-1"), security_scopes.scopes)
+            info = authenticator.peek(
+                values[0].decode("latin-1"), security_scopes.scopes, self.route_policy
+            )
             if info is not None:
                 return info
         result = await authenticator.check(
             [value.decode("latin-1") for value in values],
             security_scopes.scopes,
             organization_id=organization_id,
+            organization_required=self.organization is not None,
             optional=not self.auto_error,
+            policy=self.route_policy,
         )
         if isinstance(result, Refusal):
             raise self.make_http_error(result)
         return result  # type: ignore[return-value]  # None only with auto_error=False
+
+    def policy(
+        self,
+        *,
+        clients: Collection[str] | None = None,
+        allow_actor: bool = True,
+        allow_delegated: bool = True,
+    ) -> LogtoGuard:
+        """A dependency for routes with a delegation policy, sharing this guard's keys,
+        caches and OpenAPI scheme: ``Security(guard.policy(clients=[...]), scopes=[...])``.
+
+        See :class:`Policy` for the arguments; refusals are 403 ``insufficient_scope``
+        with a description naming the rule ("client not allowed on this route").
+        """
+        derived = copy.copy(self)
+        derived.route_policy = Policy(
+            clients=clients, allow_actor=allow_actor, allow_delegated=allow_delegated
+        )
+        return derived
+
+    def check_routes(self, app: FastAPI) -> None:
+        """Refuse to start when ``organization=`` names a path parameter that a route
+        guarded by this guard (or one of its :meth:`policy` guards) does not have.
+
+        :meth:`install` runs it at application startup; an app with its own ``lifespan``
+        (where FastAPI skips startup handlers) calls it there.
+
+        Raises:
+            ConfigurationError: naming the routes and the parameter.
+        """
+        parameter = self.organization_parameter
+        if parameter is not None:
+            organization = self.organization
+            check_organization_parameter(
+                app.routes,
+                parameter,
+                lambda call: isinstance(call, LogtoGuard) and call.organization is organization,
+            )
 
     def make_http_error(self, refusal: Refusal) -> HTTPException:
         """Turn ``refusal`` into the HTTP exception FastAPI answers with (override to
@@ -180,6 +229,8 @@ class LogtoGuard(SecurityBase):
             return generate()
 
         app.openapi = openapi  # type: ignore[method-assign]
+        # Without a lifespan of the app's own; with one, call check_routes(app) in it.
+        app.router.add_event_handler("startup", lambda: self.check_routes(app))
         if self.resource_url is not None:
             self._serve_resource_metadata(app, self.resource_url)
 
@@ -279,5 +330,11 @@ class LogtoGuard(SecurityBase):
         return await self.authenticator.startup_check()
 
     def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
-        """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``."""
+        """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``.
+
+        Given the FastAPI app, it also runs :meth:`check_routes` (FastAPI skips startup
+        handlers when an app has a lifespan).
+        """
+        if isinstance(app, FastAPI):
+            self.check_routes(app)
         return self.authenticator.lifespan(app)

@@ -270,8 +270,7 @@ def test_required_scope_missing_exits_1(logto: FakeLogto, clock: FakeClock) -> N
         "FAIL  scope            missing: write:products; granted: read:products"
     )
     assert run.verdict == (
-        "verdict: INVALID: insufficient_scope: token lacks required scopes "
-        "(missing: write:products)"
+        "verdict: INVALID: insufficient_scope: token lacks required scopes: write:products"
     )
     granted = inspect(logto, clock, token, "--scope", "read:products")
     assert granted.status == 0

@@ -145,12 +145,13 @@ async def test_missing_scope_gets_403_insufficient_scope_listing_all_needed(
     response = await client.post("/products", headers=bearer(logto.token(scopes=["read:products"])))
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "token lacks required scopes",
+        "detail": "token lacks required scopes: write:products",
         "error": "insufficient_scope",
     }
     assert response.headers["www-authenticate"] == (
         f'Bearer {REALM}, error="insufficient_scope", '
-        'error_description="token lacks required scopes", scope="read:products write:products"'
+        'error_description="token lacks required scopes: write:products", '
+        'scope="read:products write:products"'
     )
 
 

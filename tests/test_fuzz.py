@@ -322,8 +322,10 @@ def expected_status(claims: dict[str, Any], now: float, issuer: str) -> int:
                 raise ValueError(name)
     except ValueError:
         return 401
+    if claims.get("organization_id") is not None:  # no global grant (issue 16)
+        return 403
     scope = claims.get("scope")
-    return 200 if scope and "read:products" in scope.split() else 403
+    return 200 if scope and "read:products" in scope.split(" ") else 403
 
 
 # --------------------------------------------------------------------------- the properties

@@ -274,6 +274,9 @@ async def test_several_issuers_are_accepted(
         ("", frozenset()),
         ("read:products", frozenset({"read:products"})),
         ("  read:products   write:products ", frozenset({"read:products", "write:products"})),
+        # Only U+0020 separates (RFC 6749 §3.3): other spaces stay inside a scope-token.
+        ("read:products\u00a0write:products", frozenset({"read:products\u00a0write:products"})),
+        ("a\u2003b\tc d", frozenset({"a\u2003b\tc", "d"})),
     ],
 )
 async def test_scope_claim_forms(
@@ -468,3 +471,26 @@ async def test_cache_hit_still_checks_the_audience_of_the_call(
     await cached.validate(token)
     with pytest.raises(InvalidClaimError, match="audience"):
         await cached.validate(token, audience="https://other.api")
+
+
+async def test_peek_never_accepts_a_cached_token_for_another_api(
+    logto: FakeLogto, make_validator: MakeValidator
+) -> None:
+    cached = make_validator()
+    token = logto.token(aud="https://other.api")
+    for _ in range(2):  # verified, then remembered: the warm path must refuse it too
+        with pytest.raises(InvalidClaimError, match="audience"):
+            await cached.validate(token)
+        assert cached.cache_size == 1
+        assert cached.peek(token) is None
+
+
+@pytest.mark.parametrize("aud", ["https://shopping.api", "https://shopping.api/"])
+async def test_peek_takes_either_trailing_slash_spelling_like_validate(
+    logto: FakeLogto, make_validator: MakeValidator, aud: str
+) -> None:
+    cached = make_validator(match_trailing_slash=True)
+    token = logto.token(aud=aud)
+    info = await cached.validate(token)
+    assert cached.peek(token) == info
+    assert info.audience == "https://shopping.api"

@@ -11,7 +11,7 @@ import httpx
 
 from .._authenticator import Authenticator
 from .._config import SUPPORTED_ALGORITHMS
-from .._errors import ConfigurationError, InsufficientScopeError, KeysUnavailableError
+from .._errors import ConfigurationError, KeysUnavailableError
 from .._identity import AuthInfo
 from .._rfc6750 import Refusal
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, IO, UsageError
@@ -110,10 +110,6 @@ async def verdict_of(
         return "VALID", EXIT_OK
     assert isinstance(result, Refusal)
     error = result.error
-    detail = f"{error.reason}: {error.description}"
-    if isinstance(error, InsufficientScopeError):
-        granted = error.granted_scopes
-        missing = [scope for scope in required if scope not in granted]
-        detail += f" (missing: {' '.join(missing)})"
+    detail = f"{error.reason}: {error.description}"  # names missing scopes itself
     status = EXIT_USAGE if isinstance(error, KeysUnavailableError) else EXIT_INVALID
     return f"INVALID: {detail}", status

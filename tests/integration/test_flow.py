@@ -113,7 +113,7 @@ def test_read_only_app_lists_but_cannot_create(stack: Stack) -> None:
     created = call(stack, "POST", "/products", token, json={"name": "Tea", "price": 2})
     assert created.status_code == 403
     assert created.json() == {
-        "detail": "token lacks required scopes",
+        "detail": "token lacks required scopes: write:products",
         "error": "insufficient_scope",
     }
     assert 'error="insufficient_scope"' in created.headers["www-authenticate"]
