@@ -178,7 +178,7 @@ def test_banner_management_api_lines_list_the_apps(demo: tuple[Demo, int, int]) 
         ["bash", "-c", lines], capture_output=True, text=True, check=True, env=env
     )
     names = {app["name"] for app in json.loads(listed.stdout)}
-    assert names == {"shopping-reader", "shopping-writer", "shopping-admin"}
+    assert names == {"shopping-reader", "shopping-writer", "shopping-admin", "shopping-mcp"}
 
 
 def test_refusals_are_logged_on_stderr_with_reason_and_never_the_token(
