@@ -70,6 +70,15 @@ async def guard_exception_handler(request: Request, exc: Exception) -> JSONRespo
     return JSONResponse(dict(refusal.body), refusal.status_code, headers=dict(refusal.headers))
 
 
+def _default_description(audience: str) -> str:
+    # Swagger UI's Authorize dialog labels its fields client_id and client_secret: say
+    # what Logto's Console calls them.
+    return (
+        f"Logto access token for {audience}. In Authorize, client_id is the M2M app's"
+        " App ID and client_secret its App Secret (Logto Console: Applications)."
+    )
+
+
 class LogtoGuard(SecurityBase):
     """Security scheme accepting Logto access tokens for one API resource.
 
@@ -147,7 +156,7 @@ class LogtoGuard(SecurityBase):
                     tokenUrl=config.token_endpoint, scopes=dict(scopes or {})
                 )
             ),
-            description=description or f"Logto access token for {config.audience}",
+            description=description or _default_description(config.audience),
         )
 
     async def __call__(self, request: HTTPConnection, security_scopes: SecurityScopes) -> AuthInfo:

@@ -234,7 +234,9 @@ async def test_openapi_shows_client_credentials_scheme_and_scopes(
     assert schema["components"]["securitySchemes"] == {
         "LogtoGuard": {
             "type": "oauth2",
-            "description": "Logto access token for https://shopping.api",
+            "description": "Logto access token for https://shopping.api. In Authorize,"
+            " client_id is the M2M app's App ID and client_secret its App Secret"
+            " (Logto Console: Applications).",
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": "https://tenant.logto.app/oidc/token",

@@ -76,7 +76,7 @@ async def test_relay_rebuilds_logto_errors_without_its_basic_challenge() -> None
     assert response.status_code == 400
     assert response.json() == {
         "error": "invalid_client",
-        "error_description": "client authentication failed",
+        "error_description": "invalid App ID or App Secret (Logto: client authentication failed)",
     }
     assert "www-authenticate" not in response.headers
 

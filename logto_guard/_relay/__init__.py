@@ -243,5 +243,11 @@ def _rebuild_answer(status: int, raw: bytes) -> Response:
     body = {"error": error[:64] or "invalid_request"}
     if isinstance(description, str) and NQSCHAR.fullmatch(description):
         body["error_description"] = description[:300]
+    if status == 401 and body["error"] == "invalid_client":
+        # Swagger UI shows the status text ("Bad Request") unless the answer says more.
+        logto_said = body.get("error_description")
+        body["error_description"] = "invalid App ID or App Secret" + (
+            f" (Logto: {logto_said})"[:300] if logto_said else ""
+        )
     # 401 would need a WWW-Authenticate (and Logto's "Basic" makes browsers prompt): 400.
     return JSONResponse(body, status_code=403 if status == 403 else 400, headers=NO_STORE)
