@@ -5,6 +5,10 @@ Each fenced block is announced by an HTML comment, ``<!-- readme: MODE -->``:
 
 * ``python app`` (or ``python fastmcp``, needing FastMCP): a complete module; run as a
   file, it must exit 0 and print nothing (it only builds an app);
+* ``python NAME.py`` / ``json NAME.json``: a file the page tells the reader to save; the
+  Python ones are checked like ``python app``;
+* ``sh fresh``: run with ``bash -e`` in an empty directory holding the page's saved files,
+  outside the demo (its ports 3001 and 8000 become free ones);
 * ``python demo``: a complete script run against the demo;
 * ``python conftest`` / ``python test_shop``: a user's test suite, run by
   ``tests/test_readme.py`` with pytester;
@@ -67,6 +71,12 @@ class Block:
         page = self.page.removesuffix(".md").replace("/", "-")
         return f"{page}-line{self.line}-{self.mode.split(':')[0].replace(' ', '-')}"
 
+    @property
+    def saved_as(self) -> str | None:
+        """The file name a ``python NAME.py`` or ``json NAME.json`` block is saved as."""
+        name = self.mode.split(" ", 1)[1] if " " in self.mode else ""
+        return name if re.fullmatch(r"[\w-]+\.(py|json)", name) else None
+
 
 def blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
@@ -88,7 +98,7 @@ BLOCKS = [block for page in PAGES for block in blocks(page)]
 def test_every_block_says_how_it_is_checked() -> None:
     fences = sum(len(_FENCE.findall(page.read_text(encoding="utf-8"))) for page in PAGES)
     assert fences == len(BLOCKS)
-    modes = {block.mode.split(":")[0] for block in BLOCKS}
+    modes = {block.mode.split(":")[0] for block in BLOCKS if block.saved_as is None}
     assert modes <= {
         "python app",
         "python fastmcp",
@@ -96,6 +106,7 @@ def test_every_block_says_how_it_is_checked() -> None:
         "python conftest",
         "python test_shop",
         "sh demo",
+        "sh fresh",
         "console demo",
         "json",
         "json issuer-config",
@@ -115,7 +126,7 @@ def test_json_blocks_parse() -> None:
 def run_file(
     block: Block, directory: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    path = directory / f"readme_{block.line}.py"
+    path = directory / (block.saved_as or f"readme_{block.line}.py")
     path.write_text(block.body, encoding="utf-8")
     return subprocess.run(
         [sys.executable, str(path)],
@@ -138,7 +149,11 @@ def base_env() -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "block",
-    [b for b in BLOCKS if b.mode in {"python app", "python fastmcp"}],
+    [
+        b
+        for b in BLOCKS
+        if b.mode in {"python app", "python fastmcp"} or (b.lang == "python" and b.saved_as)
+    ],
     ids=lambda b: b.id,
 )
 def test_python_app_blocks_run_as_files(block: Block, tmp_path: Path) -> None:
@@ -146,6 +161,35 @@ def test_python_app_blocks_run_as_files(block: Block, tmp_path: Path) -> None:
         pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
     done = run_file(block, tmp_path, base_env())
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.mode == "sh fresh"], ids=lambda b: b.id)
+def test_fresh_blocks_run_in_an_empty_directory(block: Block, tmp_path: Path) -> None:
+    """Getting started: the page's saved files, its servers on free ports, its commands."""
+    assert shutil.which("curl") is not None, "curl is needed"
+    ports = {"3001": str(_free_port()), "8000": str(_free_port())}
+
+    def adapt(text: str) -> str:
+        for old, new in ports.items():
+            text = text.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+            text = text.replace(f"--port {old}", f"--port {new}")
+        return text
+
+    for saved in blocks(ROOT / block.page):
+        if saved.saved_as:
+            (tmp_path / saved.saved_as).write_text(adapt(saved.body), encoding="utf-8")
+    done = subprocess.run(
+        ["bash", "-e", "-c", adapt(block.body)],
+        cwd=tmp_path,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
+    expected = [line[2:] for line in block.body.splitlines() if line.startswith("# {")]
+    assert expected and all(line in done.stdout for line in expected), done.stdout
 
 
 # --------------------------------------------------------------------------- the demo
