@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from ._authenticator import Authenticator
-from ._errors import InsufficientScopeError
+from ._errors import AuthError, ConfigurationError, InsufficientScopeError
 from ._identity import AuthInfo
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
-from ._rfc6750 import Refusal, authorization_values
+from ._rfc6750 import Refusal, authorization_values, parse_authorization, refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -33,22 +34,71 @@ INSUFFICIENT_SCOPE_CODE = -32003
 DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 
+#: The caller :class:`MCPAuthMiddleware` authenticated for the request being handled, so
+#: the SDK's ``verify_token`` further down the same call chain does not check (and count)
+#: the token a second time.
+_verified: ContextVar[tuple[str, AuthInfo] | None] = ContextVar("logto_guard_mcp", default=None)
+
+
 async def verify_bearer(authenticator: Authenticator, token: str) -> AuthInfo | None:
     """The verified identity behind a bare token, or None for any refusal (the MCP SDK's
-    and FastMCP's ``verify_token`` contract: they answer the refusal themselves)."""
+    and FastMCP's ``verify_token`` contract: they answer the refusal themselves).
+
+    Inside a request :class:`MCPAuthMiddleware` already authenticated, the identity it
+    found is returned as is: one authentication (and one ``accepted`` count) per request.
+    """
+    known = _verified.get()
+    if known is not None and known[0] == token:
+        return known[1]
     result = await authenticator.check([f"Bearer {token}"])
     return result if isinstance(result, AuthInfo) else None
 
 
-def access_token_fields(info: AuthInfo, token: str) -> dict[str, Any]:
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: ``path`` without the ``root_path`` prefix a ``Mount``
+    or ``--root-path`` sets (Starlette's ``get_route_path`` rule)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
+
+
+def routes_to(app: Any, path: str) -> bool | None:
+    """Whether ``app``'s routes (Starlette's ``Route``/``Mount``) serve ``path``; ``None``
+    when ``app`` shows no routes to inspect."""
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        router = getattr(app, "router", None)
+        routes = getattr(router, "routes", None)
+    if routes is None:
+        return None
+    for route in routes:
+        prefix = getattr(route, "path", None)
+        if not isinstance(prefix, str):
+            continue
+        inner = getattr(route, "app", None)
+        if prefix == path and not hasattr(inner, "routes"):
+            return True
+        if hasattr(route, "routes") and path.startswith(prefix + "/"):
+            if routes_to(route, path[len(prefix) :]):
+                return True
+    return False
+
+
+def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[str, Any]:
     """The fields of an MCP ``AccessToken`` (the SDK's and FastMCP's share them) for a
     verified token: ``resource`` is the matched audience (RFC 8707); ``claims`` carries
-    every claim, ``iss`` included, which the SDK reads to identify the principal."""
+    every claim, ``iss`` included, which the SDK reads to identify the principal;
+    ``expires_at`` is ``exp`` + ``leeway``, the core's own deadline, so the SDK never
+    refuses a token the core accepts (the core's refusal answers at expiry)."""
     return {
         "token": token,
         "client_id": info.client_id or info.subject,
         "scopes": sorted(info.scopes),
-        "expires_at": int(info.expires_at.timestamp()),
+        "expires_at": int(info.expires_at.timestamp() + leeway),
         "resource": info.audience,
         "subject": info.subject,
         "claims": dict(info.claims),
@@ -75,16 +125,23 @@ class MCPAuthMiddleware:
 
     Args:
         app: the ASGI app serving MCP (the SDK's or FastMCP's streamable-HTTP app).
-        authenticator: the shared :class:`~logto_guard.Authenticator`.
-        path: the MCP endpoint's path; other paths pass through untouched.
+        authenticator: the shared :class:`~logto_guard.Authenticator` (never modified:
+            the ``resource_metadata`` of this front end's challenges is its own).
+        path: the MCP endpoint's route path (relative to ``root_path``, as Starlette
+            routes), and every path below it; other paths pass through untouched.
         resource_url: the server's resource indicator; when given, the metadata document
-            is served at its well-known path and the authenticator's challenges carry
-            ``resource_metadata`` (it sets ``authenticator.resource_metadata``).
+            is served at its well-known path and challenges carry ``resource_metadata``.
         required_scopes: scopes every MCP request needs.
         tool_scopes: scopes per tool name, checked on ``tools/call`` before the tool runs;
-            a shortfall is a 403 ``insufficient_scope`` naming the scopes.
-        scopes_supported: scopes advertised in the metadata document.
+            a shortfall is a 403 ``insufficient_scope`` naming every scope the request
+            needs (``required_scopes`` and those of each tool called, batches included).
+        scopes_supported: scopes advertised in the metadata document (default: every
+            scope of ``required_scopes`` and ``tool_scopes``).
         max_body_size: the largest request body inspected for ``tools/call``.
+
+    Raises:
+        ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
+            requests it routes to MCP would otherwise pass unchecked).
     """
 
     def __init__(
@@ -99,15 +156,22 @@ class MCPAuthMiddleware:
         scopes_supported: Sequence[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        if not path.startswith("/"):
+            raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
+        if routes_to(app, path) is False:
+            raise ConfigurationError(
+                f"the wrapped app has no route at {path!r}: pass path= the MCP app's own "
+                "streamable_http_path (relative to where it is mounted)"
+            )
         self.app = app
         self.authenticator = authenticator
         self.path = path
+        self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
         self.tool_scopes = {name: tuple(s) for name, s in (tool_scopes or {}).items()}
         self.max_body_size = max_body_size
         self.resource_url = resource_url
-        if resource_url:
-            authenticator.resource_metadata = metadata_url(resource_url)
+        self.resource_metadata = metadata_url(resource_url) if resource_url else None
         self._metadata_path = metadata_path(resource_url) if resource_url else None
         self.metadata: dict[str, Any] | None = None
         if resource_url:
@@ -119,63 +183,123 @@ class MCPAuthMiddleware:
                 resource_url, authenticator.config.issuers, scopes_supported=advertised
             )
 
+    def _is_mcp(self, path: str) -> bool:
+        return path == self.path or path.startswith(self._below)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if self.metadata is not None and path == self._metadata_path:
-            await _send_json(send, 200, self.metadata, {"Access-Control-Allow-Origin": "*"})
+        path = route_path(scope)
+        if self.metadata is not None and self._metadata_path in (path, scope["path"]):
+            await self.serve_metadata(scope, send)
             return
-        if path != self.path:
+        if not self._is_mcp(path) and not self._is_mcp(scope["path"]):
             await self.app(scope, receive, send)
             return
         values = authorization_values(scope.get("headers", []))
-        result = await self.authenticator.check(values, self.required_scopes)
-        if not isinstance(result, AuthInfo):
-            assert result is not None  # optional=False: a missing token is a Refusal
-            await self._refuse(send, result)
+        try:
+            info = await self.authenticator.authenticate(values)
+        except AuthError as exc:
+            await self._refuse(send, self.refuse(exc, self.required_scopes))
             return
+        needed = list(self.required_scopes)
+        denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
             body = await _read_body(receive, self.max_body_size)
             if body is None:
                 await _send_json(send, 413, {"detail": "request body too large"}, {})
                 return
-            denied = self._tool_denial(body, result)
-            if denied is not None:
-                await self._refuse(send, *denied)
+            calls = _tool_calls(body)
+            if calls is None:
+                await _send_json(send, 400, _PARSE_ERROR, {})
                 return
+            for message_id, name in calls:
+                wanted = self.tool_scopes.get(name, ())
+                needed.extend(wanted)
+                if not info.scopes.issuperset(wanted):
+                    denied.append((message_id, name, wanted))
             receive = _replay(body, receive)
-        await self.app(scope, receive, send)
-
-    def _tool_denial(self, body: bytes, auth: AuthInfo) -> tuple[Refusal, Any] | None:
+        needed = list(dict.fromkeys(needed))
+        if not info.scopes.issuperset(needed):
+            answer = self.refuse(InsufficientScopeError(needed, info.scopes))
+            await self._refuse(send, answer, _step_up(denied, needed) if denied else None)
+            return
+        reset = _verified.set((parse_authorization(values), info))
         try:
-            parsed = json.loads(body)
-        except ValueError:
-            return None  # the MCP app answers the parse error itself
-        for message in parsed if isinstance(parsed, list) else [parsed]:
-            if not isinstance(message, dict) or message.get("method") != "tools/call":
-                continue
-            params = message.get("params")
-            name = params.get("name") if isinstance(params, dict) else None
-            needed = self.tool_scopes.get(name) if isinstance(name, str) else None
-            if needed and any(s not in auth.scopes for s in needed):
-                refusal = self.authenticator.refuse(InsufficientScopeError(needed, auth.scopes))
-                error = {
-                    "jsonrpc": "2.0",
-                    "id": message.get("id"),
-                    "error": {
-                        "code": INSUFFICIENT_SCOPE_CODE,
-                        "message": f"insufficient_scope: tool {name} requires {' '.join(needed)}",
-                        "data": {"error": "insufficient_scope", "scope": " ".join(needed)},
-                    },
-                }
-                return refusal, error
-        return None
+            await self.app(scope, receive, send)
+        finally:
+            _verified.reset(reset)
+
+    def refuse(self, exc: AuthError, scopes: Sequence[str] = ()) -> Refusal:
+        """The answer to ``exc`` from this front end: its own ``resource_metadata``, and
+        on a 401 ``scope=`` naming ``scopes`` (MCP "Scope Selection Strategy")."""
+        answer = refusal(exc, self.authenticator.realm, resource_metadata=self.resource_metadata)
+        challenge = answer.headers.get("WWW-Authenticate")
+        if answer.status_code != 401 or not scopes or challenge is None:
+            return answer
+        headers = {**answer.headers, "WWW-Authenticate": _with_scope(challenge, scopes)}
+        return Refusal(answer.error, answer.status_code, headers, answer.body)
+
+    async def serve_metadata(self, scope: Scope, send: Send) -> None:
+        """Answer a request for the metadata document (and its CORS preflight)."""
+        cors = {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": "authorization, mcp-protocol-version",
+        }
+        if scope.get("method") == "OPTIONS":
+            raw = [(b"content-length", b"0"), *_headers(cors)]
+            await send({"type": "http.response.start", "status": 204, "headers": raw})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_json(send, 200, self.metadata, cors)
 
     async def _refuse(self, send: Send, refusal: Refusal, body: Any = None) -> None:
         answer = refusal.body if body is None else body
         await _send_json(send, refusal.status_code, answer, refusal.headers)
+
+
+_PARSE_ERROR = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}
+
+
+def _with_scope(challenge: str, scopes: Sequence[str]) -> str:
+    quoted = " ".join(scopes).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{challenge}, scope="{quoted}"'
+
+
+def _tool_calls(body: bytes) -> list[tuple[Any, str]] | None:
+    """``(id, tool name)`` of each ``tools/call`` in a JSON-RPC message or batch; ``None``
+    when the body is no JSON (a nesting too deep to parse included: a 400, never a 500)."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    calls: list[tuple[Any, str]] = []
+    for message in parsed if isinstance(parsed, list) else [parsed]:
+        if not isinstance(message, dict) or message.get("method") != "tools/call":
+            continue
+        params = message.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        if isinstance(name, str):
+            calls.append((message.get("id"), name))
+    return calls
+
+
+def _step_up(denied: list[tuple[Any, str, tuple[str, ...]]], needed: Sequence[str]) -> Any:
+    errors = [
+        {
+            "jsonrpc": "2.0",
+            "id": message_id,
+            "error": {
+                "code": INSUFFICIENT_SCOPE_CODE,
+                "message": f"insufficient_scope: tool {name} requires {' '.join(wanted)}",
+                "data": {"error": "insufficient_scope", "scope": " ".join(needed)},
+            },
+        }
+        for message_id, name, wanted in denied
+    ]
+    return errors[0] if len(errors) == 1 else errors
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
