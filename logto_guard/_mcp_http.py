@@ -82,9 +82,9 @@ def routes_to(app: Any, path: str) -> bool | None:
         inner = getattr(route, "app", None)
         if prefix == path and not hasattr(inner, "routes"):
             return True
-        if hasattr(route, "routes") and path.startswith(prefix + "/"):
-            if routes_to(route, path[len(prefix) :]):
-                return True
+        below = hasattr(route, "routes") and path.startswith(prefix + "/")
+        if below and routes_to(route, path[len(prefix) :]):
+            return True
     return False
 
 

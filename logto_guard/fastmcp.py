@@ -113,9 +113,13 @@ class LogtoProvider(RemoteAuthProvider):
         # Without audience= (and authenticator=), the audience follows FastMCP's MCP
         # path (set_mcp_path): http_app(path="/api/mcp") means <base_url>/api/mcp.
         self._derive_audience = audience is None and authenticator is None
-        self._make = lambda aud: Authenticator(
-            endpoint=endpoint, audience=aud, http_client=http_client, clock=clock, **options
-        )
+
+        def make(aud: str) -> Authenticator:
+            return Authenticator(
+                endpoint=endpoint, audience=aud, http_client=http_client, clock=clock, **options
+            )
+
+        self._make: Callable[[str], Authenticator] = make
         self.authenticator = authenticator or self._make(audience or f"{base}/mcp")
         self.authenticator.check_organization_source(None)
         self.logto_mcp_path = "/mcp"

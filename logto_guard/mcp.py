@@ -30,9 +30,9 @@ principal (client_id, issuer, subject) is complete.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
