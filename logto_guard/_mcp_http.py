@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from ._authenticator import Authenticator
+from ._config import check_url
 from ._errors import AuthError, ConfigurationError, InsufficientScopeError
 from ._identity import AuthInfo
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
@@ -52,6 +53,18 @@ async def verify_bearer(authenticator: Authenticator, token: str) -> AuthInfo | 
         return known[1]
     result = await authenticator.check([f"Bearer {token}"])
     return result if isinstance(result, AuthInfo) else None
+
+
+def check_resource(authenticator: Authenticator) -> None:
+    """Refuse an MCP resource (the audience) that is plain ``http://`` to a host other than
+    loopback, as the endpoints are, unless ``allow_insecure_http``: it is advertised in the
+    metadata and clients send their tokens to it.
+
+    Raises:
+        ConfigurationError: the audience is no acceptable URL.
+    """
+    config = authenticator.config
+    check_url("audience", config.audience, allow_insecure_http=config.allow_insecure_http)
 
 
 def route_path(scope: Scope) -> str:

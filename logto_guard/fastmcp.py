@@ -46,6 +46,7 @@ from ._mcp_http import (
     Scope,
     Send,
     access_token_fields,
+    check_resource,
     verify_bearer,
 )
 
@@ -122,6 +123,7 @@ class LogtoProvider(RemoteAuthProvider):
         self._make: Callable[[str], Authenticator] = make
         self.authenticator = authenticator or self._make(audience or f"{base}/mcp")
         self.authenticator.check_organization_source(None)
+        check_resource(self.authenticator)
         self.logto_mcp_path = "/mcp"
         self.logto_scopes_supported = tuple(scopes_supported or ())
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
@@ -157,6 +159,7 @@ class LogtoProvider(RemoteAuthProvider):
                     "pass audience= that URL (and register it in Logto)"
                 )
             self.authenticator = self._make(resource)
+            check_resource(self.authenticator)
             verifier = self.token_verifier
             if isinstance(verifier, LogtoTokenVerifier):
                 verifier.authenticator = self.authenticator

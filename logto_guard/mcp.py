@@ -48,7 +48,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from ._authenticator import Authenticator
 from ._identity import AuthInfo
-from ._mcp_http import ASGIApp, MCPAuthMiddleware, access_token_fields, routes_to, verify_bearer
+from ._mcp_http import (
+    ASGIApp,
+    MCPAuthMiddleware,
+    access_token_fields,
+    check_resource,
+    routes_to,
+    verify_bearer,
+)
 from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
@@ -85,8 +92,9 @@ class LogtoTokenVerifier:
         **options: the other :class:`~logto_guard.GuardConfig` options.
 
     Raises:
-        ConfigurationError: an option is invalid, or the audience is the organization
-            audience (MCP requests name no organization).
+        ConfigurationError: an option is invalid, the audience is the organization
+            audience (MCP requests name no organization), or it is a plain ``http://``
+            URL of a host other than loopback without ``allow_insecure_http=True``.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class LogtoTokenVerifier:
             http_client=http_client, clock=clock, **options
         )
         self.authenticator.check_organization_source(None)
+        check_resource(self.authenticator)
 
     @property
     def resource_url(self) -> str:

@@ -48,6 +48,7 @@ async def shape_client(
         base_url=f"{ORIGIN}{prefix}",
         tool_scopes={"create_product": ["write:products"]},
         http_client=fake.http_client(),
+        allow_insecure_http=True,
         clock=clock,
     )
     mcp = FastMCP("shop", auth=provider)
@@ -116,6 +117,7 @@ def test_an_explicit_audience_that_is_not_the_mcp_path_is_refused() -> None:
         base_url=ORIGIN,
         audience=f"{ORIGIN}/mcp",
         http_client=fake.http_client(),
+        allow_insecure_http=True,
     )
     mcp = FastMCP("shop", auth=provider)
     with pytest.raises(ConfigurationError, match="/api/mcp"):
@@ -125,3 +127,9 @@ def test_an_explicit_audience_that_is_not_the_mcp_path_is_refused() -> None:
 async def test_the_shared_authenticator_keeps_no_mcp_metadata() -> None:
     async with shape_client("direct", []) as (_c, _p, _f, provider):
         assert provider.authenticator.resource_metadata is None
+
+
+def test_a_plain_http_resource_off_loopback_is_refused() -> None:
+    fake = FakeLogto(audience="http://shop.example.com/mcp")
+    with pytest.raises(ConfigurationError, match="allow_insecure_http"):
+        LogtoProvider(endpoint=fake.endpoint, base_url="http://shop.example.com")

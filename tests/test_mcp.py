@@ -44,7 +44,11 @@ def fake(clock: FakeClock) -> FakeLogto:
 @pytest.fixture
 def verifier(fake: FakeLogto, clock: FakeClock) -> LogtoTokenVerifier:
     return LogtoTokenVerifier(
-        endpoint=fake.endpoint, audience=RESOURCE, http_client=fake.http_client(), clock=clock
+        endpoint=fake.endpoint,
+        audience=RESOURCE,
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
+        clock=clock,
     )
 
 
@@ -135,6 +139,7 @@ async def test_trailing_slash_matching_is_an_explicit_option(
         endpoint=fake.endpoint,
         audience=RESOURCE,
         http_client=fake.http_client(),
+        allow_insecure_http=True,
         clock=clock,
         match_trailing_slash=True,
     )

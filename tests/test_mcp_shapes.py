@@ -64,7 +64,11 @@ async def sdk_shape(
     resource = f"{ORIGIN}{prefix}{inner_path}"
     fake = FakeLogto(audience=resource, clock=clock)
     verifier = LogtoTokenVerifier(
-        endpoint=fake.endpoint, audience=resource, http_client=fake.http_client(), clock=clock
+        endpoint=fake.endpoint,
+        audience=resource,
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
+        clock=clock,
     )
     mcp = shop(verifier, ran)
     inner = mcp.streamable_http_app(
@@ -117,7 +121,11 @@ async def test_the_metadata_answers_at_the_advertised_url_when_the_outer_app_is_
     resource = f"{ORIGIN}/shop/mcp"
     fake = FakeLogto(audience=resource, clock=clock)
     verifier = LogtoTokenVerifier(
-        endpoint=fake.endpoint, audience=resource, http_client=fake.http_client(), clock=clock
+        endpoint=fake.endpoint,
+        audience=resource,
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
+        clock=clock,
     )
     mcp = shop(verifier, [])
     inner = mcp.streamable_http_app(json_response=True, stateless_http=True, host="testserver")
@@ -143,7 +151,10 @@ async def test_the_metadata_answers_at_the_advertised_url_when_the_outer_app_is_
 async def test_a_path_the_app_does_not_route_is_refused_at_construction() -> None:
     fake = FakeLogto(audience=f"{ORIGIN}/mcp")
     verifier = LogtoTokenVerifier(
-        endpoint=fake.endpoint, audience=f"{ORIGIN}/mcp", http_client=fake.http_client()
+        endpoint=fake.endpoint,
+        audience=f"{ORIGIN}/mcp",
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
     )
     inner = shop(verifier, []).streamable_http_app(streamable_http_path="/tools")
     with pytest.raises(ConfigurationError, match="no route at '/mcp'"):
@@ -227,7 +238,10 @@ async def test_metadata_preflight_allows_the_mcp_headers() -> None:
 async def test_401_names_the_required_scopes() -> None:
     fake = FakeLogto(audience=f"{ORIGIN}/mcp")
     verifier = LogtoTokenVerifier(
-        endpoint=fake.endpoint, audience=f"{ORIGIN}/mcp", http_client=fake.http_client()
+        endpoint=fake.endpoint,
+        audience=f"{ORIGIN}/mcp",
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
     )
     mcp = shop(verifier, [])
     inner = mcp.streamable_http_app(json_response=True, stateless_http=True, host="testserver")
@@ -260,3 +274,13 @@ async def test_no_scope_is_inferred_from_another() -> None:
         response = await client.post(path, json=call("audit", note="n"), headers=bearer(token))
         assert response.status_code == 403
         assert json.loads(response.text)["error"]["data"]["scope"] == "read:audit write:audit"
+
+
+def test_a_plain_http_resource_off_loopback_is_refused() -> None:
+    fake = FakeLogto(audience="http://shop.example.com/mcp")
+    with pytest.raises(ConfigurationError, match="allow_insecure_http"):
+        LogtoTokenVerifier(endpoint=fake.endpoint, audience="http://shop.example.com/mcp")
+    LogtoTokenVerifier(endpoint=fake.endpoint, audience="http://127.0.0.1:8000/mcp")
+    LogtoTokenVerifier(
+        endpoint=fake.endpoint, audience="http://shop.internal/mcp", allow_insecure_http=True
+    )
