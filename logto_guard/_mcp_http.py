@@ -151,6 +151,9 @@ class MCPAuthMiddleware:
         scopes_supported: scopes advertised in the metadata document (default: every
             scope of ``required_scopes`` and ``tool_scopes``).
         max_body_size: the largest request body inspected for ``tools/call``.
+        allowed_origins: when given, a request to the MCP endpoint whose ``Origin`` is
+            present and not among them is a 403 (streamable HTTP: servers MUST validate
+            ``Origin``; the SDK's ``transport_security`` does it for the SDK front end).
 
     Raises:
         ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
@@ -168,6 +171,7 @@ class MCPAuthMiddleware:
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         scopes_supported: Sequence[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        allowed_origins: Sequence[str] | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
@@ -183,6 +187,9 @@ class MCPAuthMiddleware:
         self.required_scopes = tuple(required_scopes)
         self.tool_scopes = {name: tuple(s) for name, s in (tool_scopes or {}).items()}
         self.max_body_size = max_body_size
+        self.allowed_origins = (
+            None if allowed_origins is None else {o.rstrip("/").lower() for o in allowed_origins}
+        )
         self.resource_url = resource_url
         self.resource_metadata = metadata_url(resource_url) if resource_url else None
         self._metadata_path = metadata_path(resource_url) if resource_url else None
@@ -209,6 +216,9 @@ class MCPAuthMiddleware:
             return
         if not self._is_mcp(path) and not self._is_mcp(scope["path"]):
             await self.app(scope, receive, send)
+            return
+        if self.allowed_origins is not None and not self._origin_allowed(scope):
+            await _send_json(send, 403, {"detail": "origin not allowed"}, {})
             return
         values = authorization_values(scope.get("headers", []))
         try:
@@ -243,6 +253,11 @@ class MCPAuthMiddleware:
             await self.app(scope, receive, send)
         finally:
             _verified.reset(reset)
+
+    def _origin_allowed(self, scope: Scope) -> bool:
+        allowed = self.allowed_origins or set()
+        origins = [v for n, v in scope.get("headers", []) if n.lower() == b"origin"]
+        return all(v.decode("latin-1").rstrip("/").lower() in allowed for v in origins)
 
     def refuse(self, exc: AuthError, scopes: Sequence[str] = ()) -> Refusal:
         """The answer to ``exc`` from this front end: its own ``resource_metadata``, and

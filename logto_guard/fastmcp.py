@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -91,6 +92,9 @@ class LogtoProvider(RemoteAuthProvider):
             it: a shortfall is a 403 ``insufficient_scope`` with ``scope="..."`` naming
             them (FastMCP's own ``auth=require_scopes(...)`` hides the tool instead, so
             a caller only learns "Unknown tool").
+        allowed_origins: browser origins allowed to call the MCP endpoint (default: the
+            origin of ``base_url``); a request with another ``Origin`` is a 403, as
+            streamable HTTP requires (FastMCP's own Host/Origin guard is off by default).
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
     """
@@ -104,6 +108,7 @@ class LogtoProvider(RemoteAuthProvider):
         required_scopes: Sequence[str] | None = None,
         scopes_supported: Sequence[str] | None = None,
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        allowed_origins: Sequence[str] | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
@@ -126,6 +131,12 @@ class LogtoProvider(RemoteAuthProvider):
         check_resource(self.authenticator)
         self.logto_mcp_path = "/mcp"
         self.logto_scopes_supported = tuple(scopes_supported or ())
+        parts = urlsplit(base)
+        self.allowed_origins = (
+            [f"{parts.scheme}://{parts.netloc}"]
+            if allowed_origins is None
+            else list(allowed_origins)
+        )
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
         super().__init__(
             token_verifier=LogtoTokenVerifier(
@@ -194,5 +205,6 @@ class _RefusalGate:
                 required_scopes=provider.required_scopes,
                 tool_scopes=provider.tool_scopes,
                 scopes_supported=provider.logto_scopes_supported,
+                allowed_origins=provider.allowed_origins,
             )
         await self.gate(scope, receive, send)

@@ -133,3 +133,17 @@ def test_a_plain_http_resource_off_loopback_is_refused() -> None:
     fake = FakeLogto(audience="http://shop.example.com/mcp")
     with pytest.raises(ConfigurationError, match="allow_insecure_http"):
         LogtoProvider(endpoint=fake.endpoint, base_url="http://shop.example.com")
+
+
+async def test_a_foreign_origin_is_a_403_before_any_tool_runs() -> None:
+    ran: list[str] = []
+    async with shape_client("direct", ran) as (client, path, fake, _):
+        token = fake.token(scopes=["write:products"])
+        evil = {**bearer(token), "Origin": "http://evil.example"}
+        response = await client.post(path, json=call("create_product", name="x"), headers=evil)
+        assert response.status_code == 403
+        assert ran == []
+        own = {**bearer(token), "Origin": ORIGIN}
+        ok = await client.post(path, json=call("create_product", name="y"), headers=own)
+        assert ok.status_code == 200
+        assert ran == ["y"]
