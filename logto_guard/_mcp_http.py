@@ -11,7 +11,7 @@ serves the protected-resource metadata document.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,14 +19,19 @@ from ._authenticator import Authenticator
 from ._config import check_url
 from ._errors import AuthError, ConfigurationError, InsufficientScopeError
 from ._identity import AuthInfo
+from ._mcp_request import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay,
+    route_path,
+    routes_to,
+    tool_calls,
+)
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal, authorization_values, parse_authorization, refusal
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: JSON-RPC 2.0 §5.1 leaves -32000..-32099 to the server; MCP names no code for a
 #: missing scope, so the step-up's JSON-RPC error uses this one (the HTTP 403 is what counts).
@@ -65,40 +70,6 @@ def check_resource(authenticator: Authenticator) -> None:
     """
     config = authenticator.config
     check_url("audience", config.audience, allow_insecure_http=config.allow_insecure_http)
-
-
-def route_path(scope: Scope) -> str:
-    """The path the app routes on: ``path`` without the ``root_path`` prefix a ``Mount``
-    or ``--root-path`` sets (Starlette's ``get_route_path`` rule)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if not root or not path.startswith(root):
-        return path
-    if path == root:
-        return ""
-    return path[len(root) :] if path[len(root)] == "/" else path
-
-
-def routes_to(app: Any, path: str) -> bool | None:
-    """Whether ``app``'s routes (Starlette's ``Route``/``Mount``) serve ``path``; ``None``
-    when ``app`` shows no routes to inspect."""
-    routes = getattr(app, "routes", None)
-    if routes is None:
-        router = getattr(app, "router", None)
-        routes = getattr(router, "routes", None)
-    if routes is None:
-        return None
-    for route in routes:
-        prefix = getattr(route, "path", None)
-        if not isinstance(prefix, str):
-            continue
-        inner = getattr(route, "app", None)
-        if prefix == path and not hasattr(inner, "routes"):
-            return True
-        below = hasattr(route, "routes") and path.startswith(prefix + "/")
-        if below and routes_to(route, path[len(prefix) :]):
-            return True
-    return False
 
 
 def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[str, Any]:
@@ -229,11 +200,11 @@ class MCPAuthMiddleware:
         needed = list(self.required_scopes)
         denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
-            body = await _read_body(receive, self.max_body_size)
+            body = await read_body(receive, self.max_body_size)
             if body is None:
                 await _send_json(send, 413, {"detail": "request body too large"}, {})
                 return
-            calls = _tool_calls(body)
+            calls = tool_calls(body)
             if calls is None:
                 await _send_json(send, 400, _PARSE_ERROR, {})
                 return
@@ -242,7 +213,7 @@ class MCPAuthMiddleware:
                 needed.extend(wanted)
                 if not info.scopes.issuperset(wanted):
                     denied.append((message_id, name, wanted))
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         needed = list(dict.fromkeys(needed))
         if not info.scopes.issuperset(needed):
             answer = self.refuse(InsufficientScopeError(needed, info.scopes))
@@ -296,24 +267,6 @@ def _with_scope(challenge: str, scopes: Sequence[str]) -> str:
     return f'{challenge}, scope="{quoted}"'
 
 
-def _tool_calls(body: bytes) -> list[tuple[Any, str]] | None:
-    """``(id, tool name)`` of each ``tools/call`` in a JSON-RPC message or batch; ``None``
-    when the body is no JSON (a nesting too deep to parse included: a 400, never a 500)."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    calls: list[tuple[Any, str]] = []
-    for message in parsed if isinstance(parsed, list) else [parsed]:
-        if not isinstance(message, dict) or message.get("method") != "tools/call":
-            continue
-        params = message.get("params")
-        name = params.get("name") if isinstance(params, dict) else None
-        if isinstance(name, str):
-            calls.append((message.get("id"), name))
-    return calls
-
-
 def _step_up(denied: list[tuple[Any, str, tuple[str, ...]]], needed: Sequence[str]) -> Any:
     errors = [
         {
@@ -328,33 +281,3 @@ def _step_up(denied: list[tuple[Any, str, tuple[str, ...]]], needed: Sequence[st
         for message_id, name, wanted in denied
     ]
     return errors[0] if len(errors) == 1 else errors
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -40,16 +40,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from ._authenticator import Authenticator
 from ._errors import ConfigurationError
-from ._mcp_http import (
-    ASGIApp,
-    MCPAuthMiddleware,
-    Receive,
-    Scope,
-    Send,
-    access_token_fields,
-    check_resource,
-    verify_bearer,
-)
+from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from ._mcp_request import ASGIApp, Receive, Scope, Send
 
 __all__ = ["LogtoProvider", "LogtoTokenVerifier"]
 

@@ -48,14 +48,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from ._authenticator import Authenticator
 from ._identity import AuthInfo
-from ._mcp_http import (
-    ASGIApp,
-    MCPAuthMiddleware,
-    access_token_fields,
-    check_resource,
-    routes_to,
-    verify_bearer,
-)
+from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from ._mcp_request import ASGIApp, routes_to
 from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
