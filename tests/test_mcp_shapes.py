@@ -284,3 +284,33 @@ def test_a_plain_http_resource_off_loopback_is_refused() -> None:
     LogtoTokenVerifier(
         endpoint=fake.endpoint, audience="http://shop.internal/mcp", allow_insecure_http=True
     )
+
+
+async def test_a_rest_guard_sharing_the_authenticator_does_not_advertise_mcp_metadata() -> None:
+    from fastapi import Depends, FastAPI
+
+    from logto_guard.fastapi import LogtoGuard
+
+    fake = FakeLogto(audience=f"{ORIGIN}/mcp")
+    guard = LogtoGuard(
+        endpoint=fake.endpoint,
+        audience=f"{ORIGIN}/mcp",
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
+    )
+    verifier = LogtoTokenVerifier(authenticator=guard.authenticator)
+    mcp = shop(verifier, [])
+    protected = verifier.protect(mcp.streamable_http_app(host="testserver"))
+    rest = FastAPI()
+    guard.install(rest)
+
+    @rest.get("/products", dependencies=[Depends(guard)])
+    def products() -> list[str]:
+        return []
+
+    transport = httpx.ASGITransport(app=rest)
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+        response = await client.get("/products")
+    assert response.status_code == 401
+    assert "resource_metadata" not in response.headers["www-authenticate"]
+    assert protected.resource_metadata == verifier.metadata_url
