@@ -17,7 +17,7 @@ from starlette.routing import Route
 from logto_guard import AuthInfo, ConfigurationError, LogtoGuard
 from logto_guard.mcp import LogtoTokenVerifier
 
-from .health import add_probes, checked_start
+from .health import add_probes
 from .mcp_server import MCP_PATH, create_mcp_server, mcp_app
 from .settings import Settings, mcp_default
 from .store import Product, ProductStore
@@ -87,12 +87,14 @@ def build_guard(settings: Settings) -> LogtoGuard:
     )
 
 
-def build_mcp_verifier(settings: Settings) -> LogtoTokenVerifier:
-    """The MCP endpoint's verifier: same tenant, the MCP resource as audience."""
+def build_mcp_verifier(settings: Settings, guard: LogtoGuard) -> LogtoTokenVerifier:
+    """The MCP endpoint's verifier: same tenant, the MCP resource as audience, and the REST
+    guard's key source (one JWKS cache and one background keeper for the tenant)."""
     assert settings.endpoint is not None
     return LogtoTokenVerifier(
         endpoint=settings.endpoint,
         audience=settings.mcp_resource or mcp_default(8000),
+        key_source=guard.authenticator.key_source,
         **_tenant_options(settings),
     )
 
@@ -115,7 +117,7 @@ def create_app(
     """The shopping API for ``settings``; pass ``guard`` / ``mcp_verifier`` to inject
     them (tests)."""
     guard = guard or build_guard(settings)
-    verifier = mcp_verifier or build_mcp_verifier(settings)
+    verifier = mcp_verifier or build_mcp_verifier(settings, guard)
     store = ProductStore(settings.db_path)
     mcp = create_mcp_server(store, verifier)
     mcp_asgi = mcp_app(mcp, verifier)
@@ -125,14 +127,15 @@ def create_app(
         try:
             # A configuration mistake stops the start here (kept for `python -m demo_api`
             # to report); the streamable-HTTP session manager only serves inside its run().
-            async with checked_start(guard.authenticator), mcp.session_manager.run():
+            # guard.lifespan: start-up check, background key keeper, aclose on exit.
+            async with guard.lifespan(served), mcp.session_manager.run():
                 yield
         except ConfigurationError as exc:
             served.state.startup_error = exc
             raise
         finally:
-            await guard.aclose()
             await verifier.aclose()
+            store.close()
 
     app = FastAPI(
         title="Shopping API (logto-guard demo)",

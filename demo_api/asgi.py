@@ -10,7 +10,7 @@ environment (``LOGTO_ENDPOINT`` is required here: no embedded dev issuer starts)
         gunicorn demo_api.asgi:app -k uvicorn.workers.UvicornWorker -w 4
 
 Products live in ``demo.sqlite3`` in the working directory, shared by the workers.
-Each worker checks the configuration as it starts (see :mod:`demo_api.health`): a JWKS URL
+Each worker checks the configuration as it starts (the guard's lifespan): a JWKS URL
 that answers no key set stops it, an unreachable issuer only warns; probe ``GET /ready``.
 
 For operations demos and tests, two diagnostics are added around the app (here, not in

@@ -3,15 +3,12 @@ right now) and the configuration check the API runs before serving.
 
 ``/ready`` reads :meth:`~logto_guard.Authenticator.readiness` and does no I/O: a probe
 storm cannot turn into JWKS fetches against Logto. Keys arrive from the start-up check, from
-the background retry started when the issuer was unreachable at start, or from the first
-request that carries a token.
+the library's background keeper (started by the guard's lifespan: it keeps fetching while
+the issuer is unreachable and refreshes before the keys age out), or from the first request
+that carries a token.
 """
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -21,8 +18,6 @@ from logto_guard import Authenticator
 
 #: Seconds a load balancer should wait before asking ``/ready`` again after a 503.
 RETRY_AFTER = 5
-#: The background key fetch after an unreachable start: first delay, then doubling to this.
-FIRST_RETRY, MAX_RETRY = 1.0, 10.0
 
 
 class Ready(BaseModel):
@@ -65,27 +60,3 @@ def add_probes(app: FastAPI, authenticator: Authenticator) -> None:
             status_code=503,
             headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
         )
-
-
-async def _fetch_keys_until_ready(authenticator: Authenticator) -> None:
-    delay = FIRST_RETRY
-    while not authenticator.readiness().ready:
-        await asyncio.sleep(delay)
-        delay = min(2 * delay, MAX_RETRY)
-        await authenticator.refresh_keys()
-
-
-@contextlib.asynccontextmanager
-async def checked_start(authenticator: Authenticator) -> AsyncIterator[None]:
-    """Check the configuration before serving (lifespan): a configuration mistake raises
-    :class:`~logto_guard.ConfigurationError` and the start stops; an unreachable issuer
-    only warns, and keys are fetched in the background until they arrive."""
-    readiness = await authenticator.startup_check()
-    retry = None if readiness.ready else asyncio.create_task(_fetch_keys_until_ready(authenticator))
-    try:
-        yield
-    finally:
-        if retry is not None:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry

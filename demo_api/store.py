@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,13 @@ class Product:
     updated_at: float
 
 
+def _close_all(connections: list[sqlite3.Connection], lock: threading.Lock) -> None:
+    with lock:
+        for db in connections:
+            db.close()
+        connections.clear()
+
+
 class ProductStore:
     """SQLite-backed products; every write records the app that made it.
 
@@ -50,13 +58,30 @@ class ProductStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        # Connections are closed explicitly, by close() or when the store is collected:
+        # one left to the garbage collector is a ResourceWarning (Python 3.13).
+        self._finalizer = weakref.finalize(self, _close_all, self._connections, self._lock)
         with self._transaction() as db:
             db.execute(_SCHEMA)
+
+    def close(self) -> None:
+        """Close every connection the store opened (any thread's); a later call opens
+        new ones, so an app may be started again."""
+        self._local = threading.local()
+        _close_all(self._connections, self._lock)
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # check_same_thread=False only so that close() may run on another thread:
+            # each connection is still used by the thread that opened it.
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            with self._lock:
+                self._connections.append(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=30000")
             self._local.db = db

@@ -7,9 +7,10 @@ Every front end (FastAPI, ASGI, MCP, the dev issuer's Management API stand-in) c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -57,6 +58,7 @@ class Authenticator:
         clock: Callable[[], float] = time.time,
         metrics: bool = True,
         meter_provider: Any = None,
+        key_source: JWKSCache | None = None,
         **options: Any,
     ) -> None:
         self.config = GuardConfig.from_options(**options)
@@ -67,12 +69,27 @@ class Authenticator:
         self._accepted = 0
         self._refused: dict[str, int] = {}
         self._fetch_observers: list[Callable[[str, float], None]] = []
-        self._use_keys_from(http_client)
+        self._use_keys_from(http_client, key_source)
         if metrics:
             instrument(self, meter_provider)
 
-    def _use_keys_from(self, http_client: httpx.AsyncClient | None) -> None:
+    def _use_keys_from(
+        self, http_client: httpx.AsyncClient | None, key_source: JWKSCache | None = None
+    ) -> None:
         config = self.config
+        if key_source is not None:
+            # Shared with another front end of the same tenant: one cache, one keeper.
+            self._jwks = key_source
+            self._validator = TokenValidator(config, self._jwks, clock=self.clock)
+            previous = key_source.on_fetch
+
+            def both(outcome: str, seconds: float) -> None:
+                if previous is not None:
+                    previous(outcome, seconds)
+                self._on_jwks_fetch(outcome, seconds)
+
+            key_source.on_fetch = both
+            return
         self._jwks = JWKSCache(
             config.jwks_uri,
             algorithms=config.algorithms,
@@ -228,7 +245,11 @@ class Authenticator:
             ConfigurationError: the JWKS URL answered something that is no JWKS.
         """
         readiness = await self.refresh_keys()
+        # Keep fetching without traffic (a pod that is not ready gets none): bounded
+        # backoff until keys arrive, then refreshes before max_age. Stopped by aclose().
+        self._jwks.start_keeper()
         if not readiness.ready and self._jwks.last_error_is_misconfiguration:
+            self._jwks.stop_keeper()
             raise ConfigurationError(
                 f"the JWKS at {self.config.jwks_uri} is not a Logto JWKS "
                 f"({readiness.last_error}): check endpoint= (the Logto endpoint without "
@@ -258,6 +279,24 @@ class Authenticator:
             self._validator.clear_cache()
 
         return restore
+
+    @property
+    def key_source(self) -> JWKSCache:
+        """The key source, to share with another front end: ``Authenticator(key_source=...)``."""
+        return self._jwks
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Startup check, background key keeper, ``aclose`` on exit, in one line.
+
+        ``FastAPI(lifespan=authenticator.lifespan)`` or ``async with authenticator.lifespan():``
+        inside an existing lifespan.
+        """
+        try:
+            await self.startup_check()
+            yield
+        finally:
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client this authenticator created."""

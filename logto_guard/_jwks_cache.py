@@ -4,15 +4,18 @@ Refresh policy (after panva/jose's remote JWKS, plus what Logto needs):
 
 * a key set is used for ``max_age`` seconds, then refreshed in the background while the
   old set keeps answering (Logto sends ``max-age=0``, so its header is not honoured);
-* an unknown ``kid`` triggers a refetch, but refetches are spaced by a cooldown that starts
-  at ``min_cooldown`` and doubles each time a refetch or fetch does not help, up to
-  ``max_cooldown``; it resets when a refetch finds the key it was asked for, or after a
-  quiet spell. A freshly rotated key is thus found at once, while a flood of random
-  ``kid``s settles at one fetch per ``max_cooldown``;
+* an unknown ``kid`` triggers a conditional refetch (``If-None-Match`` with the last
+  ``ETag``; a 304 keeps the set and counts as a fetch); refetches start at most once per
+  ``min_cooldown`` (1 s) and are shared. While one is held back by that spacing an unknown
+  ``kid`` is answered 503 with ``Retry-After`` (the key may have just been published), and
+  401 only right after a refetch that did not find it: a rotated key is accepted within
+  ~1 s, while a flood of forged ``kid``s costs the issuer one request per second;
+* :meth:`JWKSCache.start_keeper` keeps the set usable without traffic: bounded-backoff
+  fetches while there are no keys, a refresh before ``max_age`` afterwards;
 * concurrent callers share one fetch; a failed fetch keeps the last good set for
   ``stale_if_error`` seconds past its age;
 * only ``200`` with a JSON object holding a ``keys`` array is accepted: redirects,
-  oversized or malformed bodies count as failures.
+  oversized (compressed or decoded), stacked-coded or malformed bodies count as failures.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 
 import httpx
 
+from ._bounded_body import read_bounded
 from ._config import (
     DEFAULT_JWKS_COOLDOWN,
     DEFAULT_JWKS_MAX_AGE,
@@ -36,6 +40,14 @@ from ._errors import KeysUnavailableError, UnknownKeyError
 from ._trusted_keys import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
 
 logger = logging.getLogger("logto_guard")
+
+#: The keeper's first retry after a failed fetch, and its cap (seconds).
+KEEPER_FIRST_RETRY = 0.5
+KEEPER_MAX_RETRY = 5.0
+#: The keeper refreshes once this fraction of ``max_age`` has passed.
+KEEPER_REFRESH_AT = 0.9
+#: Unknown kids remembered per refetch (they get 401 until the next one, not 503).
+MAX_MISSED_KIDS = 1024
 
 
 class JWKSCache:
@@ -76,8 +88,13 @@ class JWKSCache:
         self._keys: dict[str, TrustedKey] | None = None
         self._fetched_at = -math.inf
         self._next_fetch_at = -math.inf
-        self._cooldown = min_cooldown
-        self._last_miss_fetch_at = -math.inf
+        #: Refetches for unknown kids are spaced apart from each other only: a kid unknown
+        #: after a cold, background or explicit fetch gets one refetch at once.
+        self._next_miss_at = -math.inf
+        self._last_miss_started = -math.inf
+        self._missed: set[str] = set()  # kids the last refetch looked for and did not find
+        self._etag: str | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._inflight: asyncio.Task[None] | None = None
         self.last_error: str | None = None
         self.last_error_is_misconfiguration = False
@@ -99,8 +116,7 @@ class JWKSCache:
 
     def usable(self) -> bool:
         """True while a key set is held and not past ``max_age + stale_if_error``."""
-        limit = self._fetched_at + self._max_age + self._stale_if_error
-        return self._keys is not None and self._clock() < limit
+        return self._age(self._clock()) != "none"
 
     def has_fresh_key(self, kid: str, *, before: float = math.inf) -> bool:
         """True when ``kid`` is in a key set that needs no refresh (no I/O, no await), and
@@ -109,36 +125,63 @@ class JWKSCache:
         if keys is None or kid not in keys:
             return False
         now = self._clock()
-        return now < self._fetched_at + self._max_age and now < before
+        return now < before and self._age(now) == "fresh"
+
+    def _age(self, now: float) -> str:
+        """``fresh`` (usable, no refresh due), ``stale`` (usable, refresh due) or ``none``."""
+        if self._keys is None:
+            return "none"
+        age = now - self._fetched_at
+        if age < self._max_age:
+            return "fresh"
+        return "stale" if age < self._max_age + self._stale_if_error else "none"
 
     async def get_key(self, kid: str) -> TrustedKey:
         """The trusted key for ``kid``, fetching or refetching the JWKS when policy allows.
 
+        Unknown ``kid`` rule: a conditional refetch (``If-None-Match``) starts at most once
+        per ``min_cooldown`` seconds (1 s by default), shared by all callers. A caller whose
+        ``kid`` is unknown joins or starts that refetch when one may run, and gets
+        :class:`UnknownKeyError` (401) only if the refetch it waited for, or the last one
+        that looked for this ``kid``, did not find the key. Otherwise, while refetches are
+        held back by the spacing, it gets
+        :class:`KeysUnavailableError` (503, ``Retry-After`` = seconds until the next refetch
+        may run): a client keeps its token and retries, and a key Logto has just published
+        is found by the next refetch, at most ``min_cooldown`` later.
+
         Raises:
-            UnknownKeyError: no such key, even after any refetch the cooldown allowed.
-            KeysUnavailableError: no usable key set could be obtained.
+            UnknownKeyError: a refetch made for this ``kid`` did not find it.
+            KeysUnavailableError: no usable key set, or a refetch is due but held back.
         """
         now = self._clock()
-        keys = self._keys
-        if keys is not None and now < self._fetched_at + self._max_age:
-            key = keys.get(kid)
+        state = self._age(now)
+        if state != "none":
+            key = self._keys.get(kid) if self._keys is not None else None
             if key is not None:
+                if state == "stale" and now >= self._next_fetch_at:
+                    self._start_fetch(now)  # refresh behind the request, not before it
                 return key
-            return await self._refetch_for(kid, now)
-        if keys is not None and now < self._fetched_at + self._max_age + self._stale_if_error:
-            key = keys.get(kid)
-            if key is not None:
-                # Stale but usable: refresh behind the request instead of delaying it.
-                if now >= self._next_fetch_at:
-                    self._start_fetch(now)
-                return key
-            return await self._refetch_for(kid, now)
+            if now < self._next_miss_at and self._inflight is None:
+                if kid in self._missed or now <= self._last_miss_started:
+                    raise UnknownKeyError()  # the last refetch looked for it: not published
+                raise KeysUnavailableError(retry_after=self._retry_after(now))
+            if self._inflight is None:
+                self._next_miss_at = now + self._min_cooldown
+                self._last_miss_started = now
+                self._missed.clear()
+            await self._fetch(now, wanted=kid)
+            try:
+                return self._lookup_after_fetch(kid)
+            except UnknownKeyError:
+                if len(self._missed) < MAX_MISSED_KIDS:
+                    self._missed.add(kid)
+                raise
         if now >= self._next_fetch_at or self._inflight is not None:
             await self._fetch(now, wanted=kid)
         return self._lookup_after_fetch(kid)
 
     async def refresh(self) -> None:
-        """Fetch the JWKS now (ignoring the cooldown); failures keep the current set."""
+        """Fetch the JWKS now (ignoring the spacing); failures keep the current set."""
         await self._fetch(self._clock(), wanted=None)
 
     async def wait_idle(self) -> None:
@@ -148,7 +191,8 @@ class JWKSCache:
             await asyncio.shield(task)
 
     async def aclose(self) -> None:
-        """Cancel a refresh in flight and close the HTTP client this cache created."""
+        """Stop the keeper, cancel a fetch in flight, close the HTTP client this created."""
+        self.stop_keeper()
         task, self._inflight = self._inflight, None
         if task is not None and not task.done():
             task.cancel()
@@ -156,20 +200,46 @@ class JWKSCache:
         if client is not None:
             await client.aclose()
 
-    async def _refetch_for(self, kid: str, now: float) -> TrustedKey:
-        if now - self._last_miss_fetch_at >= 2 * self._max_cooldown:
-            self._cooldown = self._min_cooldown  # quiet for a while: forget past floods
-        if now < self._next_fetch_at and self._inflight is None:
-            raise UnknownKeyError()
-        self._last_miss_fetch_at = now
-        await self._fetch(now, wanted=kid)
-        return self._lookup_after_fetch(kid)
+    def start_keeper(self) -> None:
+        """Keep the key set usable in the background until :meth:`aclose` (idempotent).
+
+        Without keys it fetches with a bounded backoff (``KEEPER_FIRST_RETRY`` doubling up
+        to ``KEEPER_MAX_RETRY`` seconds); with keys it refreshes shortly before ``max_age``.
+        One keeper per cache, however many front ends share it.
+        """
+        loop = asyncio.get_running_loop()
+        keeper = self._keeper
+        if keeper is not None and not keeper.done() and keeper.get_loop() is loop:
+            return
+        self._keeper = loop.create_task(self._keep())
+
+    def stop_keeper(self) -> None:
+        """Stop the background keeper, if running."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and not keeper.done():
+            keeper.cancel()
+
+    async def _keep(self) -> None:
+        retry = KEEPER_FIRST_RETRY
+        while True:
+            now = self._clock()
+            refresh_at = self._fetched_at + self._max_age * KEEPER_REFRESH_AT
+            if self._age(now) == "fresh" and now < refresh_at:
+                retry = KEEPER_FIRST_RETRY
+                await asyncio.sleep(max(refresh_at - now, KEEPER_FIRST_RETRY))
+                continue
+            if self.last_error is not None:  # the last fetch failed: back off first
+                await asyncio.sleep(retry)
+                retry = min(2 * retry, KEEPER_MAX_RETRY)
+            await self._fetch(self._clock(), wanted=None)
+
+    def _retry_after(self, now: float) -> int:
+        return max(1, math.ceil(max(self._next_fetch_at, self._next_miss_at) - now))
 
     def _lookup_after_fetch(self, kid: str) -> TrustedKey:
         now = self._clock()
-        if self._keys is None or now >= self._fetched_at + self._max_age + self._stale_if_error:
-            retry_after = max(1, math.ceil(self._next_fetch_at - now))
-            raise KeysUnavailableError(retry_after=retry_after)
+        if self._age(now) == "none" or self._keys is None:
+            raise KeysUnavailableError(retry_after=self._retry_after(now))
         key = self._keys.get(kid)
         if key is None:
             raise UnknownKeyError()
@@ -180,25 +250,28 @@ class JWKSCache:
         if self._inflight is not None and self._inflight.get_loop() is not loop:
             self._inflight = None  # left behind by a closed event loop: it will never finish
         if self._inflight is None:
-            self._next_fetch_at = now + self._cooldown
-            self._inflight = loop.create_task(self._run_fetch(now, wanted))
+            self._next_fetch_at = now + self._min_cooldown
+            self._inflight = loop.create_task(self._run_fetch())
         return self._inflight
 
     async def _fetch(self, now: float, *, wanted: str | None) -> None:
         # shield: a caller that is cancelled must not cancel the fetch others wait on.
         await asyncio.shield(self._start_fetch(now, wanted))
 
-    async def _run_fetch(self, started: float, wanted: str | None) -> None:
+    async def _run_fetch(self) -> None:
         timer = time.perf_counter()
         outcome = "failure"  # also when cancelled
         try:
             keys = await asyncio.wait_for(self._download(), self._timeout)
-        except (JWKSFetchError, asyncio.TimeoutError) as exc:
+        except (JWKSFetchError, asyncio.TimeoutError, MemoryError) as exc:
             misconfigured = isinstance(exc, JWKSFetchError) and exc.misconfiguration
             outcome = "misconfigured" if misconfigured else "failure"
-            self.last_error = str(exc) or "JWKS fetch timed out"
+            self.last_error = str(exc) or (
+                "JWKS fetch timed out"
+                if isinstance(exc, asyncio.TimeoutError)
+                else f"JWKS fetch failed: {type(exc).__name__}"
+            )
             self.last_error_is_misconfiguration = misconfigured
-            helped = False
             if misconfigured:
                 logger.error(
                     "JWKS at %s is misconfigured: %s. Check the endpoint (the Logto endpoint "
@@ -209,46 +282,45 @@ class JWKSCache:
             else:
                 logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
         else:
-            self._keys = keys
+            if keys is not None:  # None: 304 Not Modified, the set in use is still current
+                self._keys = keys
             self._fetched_at = self._clock()
             self.last_error = None
             self.last_error_is_misconfiguration = False
-            helped = wanted is None or wanted in keys
             outcome = "success"
         finally:
             self._inflight = None
             self.fetches[outcome] += 1
             if self.on_fetch is not None:
                 self.on_fetch(outcome, time.perf_counter() - timer)
-        if wanted is not None and helped:
-            self._cooldown = self._min_cooldown
-        elif not helped:
-            self._cooldown = min(2 * self._cooldown, self._max_cooldown)
-        # The outcome of this fetch decides how long until the next one may start.
-        self._next_fetch_at = started + self._cooldown
 
-    async def _download(self) -> dict[str, TrustedKey]:
+    async def _download(self) -> dict[str, TrustedKey] | None:
         client = self._client()
+        headers = {
+            "Accept": "application/jwk-set+json, application/json",
+            # Bodies are decoded here, one layer at most, within MAX_JWKS_BYTES.
+            "Accept-Encoding": "identity",
+        }
+        if self._etag is not None and self._keys is not None:
+            headers["If-None-Match"] = self._etag
         try:
             async with client.stream(
-                "GET",
-                self.jwks_uri,
-                headers={"Accept": "application/jwk-set+json, application/json"},
-                follow_redirects=False,
+                "GET", self.jwks_uri, headers=headers, follow_redirects=False
             ) as response:
                 status = response.status_code
+                if status == 304 and "If-None-Match" in headers:
+                    return None
                 if status != 200:
                     # 4xx and redirects cannot be an outage: the URL is wrong.
                     wrong_url = 300 <= status < 500 and status not in (408, 429)
                     raise JWKSFetchError(f"JWKS answered HTTP {status}", misconfiguration=wrong_url)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_JWKS_BYTES:
-                        raise JWKSFetchError("JWKS body is too large")
+                body = await read_bounded(response, MAX_JWKS_BYTES)
+                etag = response.headers.get("etag")
         except httpx.HTTPError as exc:
             raise JWKSFetchError(f"JWKS request failed: {type(exc).__name__}") from exc
-        return parse_jwks(bytes(body), self._allowed)
+        keys = parse_jwks(body, self._allowed)
+        self._etag = etag
+        return keys
 
     def _client(self) -> httpx.AsyncClient:
         if self._given_client is not None:

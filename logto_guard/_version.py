@@ -1,3 +1,3 @@
-"""The package version, in one place (pyproject.toml carries the same for packaging)."""
+"""The package version, in one place (pyproject.toml reads it: version is dynamic)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

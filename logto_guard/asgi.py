@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ._authenticator import Authenticator
 from ._rfc6750 import Refusal, authorization_values
+from ._status import Readiness
 
 __all__ = ["LogtoAuthMiddleware"]
 
@@ -108,6 +110,18 @@ class LogtoAuthMiddleware:
     async def aclose(self) -> None:
         """Close the JWKS HTTP client (call on application shutdown)."""
         await self.authenticator.aclose()
+
+    def readiness(self) -> Readiness:
+        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
+        return self.authenticator.readiness()
+
+    async def startup_check(self) -> Readiness:
+        """Fetch the keys once and keep them fresh in the background (see Authenticator)."""
+        return await self.authenticator.startup_check()
+
+    def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
+        """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``."""
+        return self.authenticator.lifespan(app)
 
 
 async def _refuse(refusal: Refusal, scope: Scope, send: Send) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ from ._openapi import document_guard, used_scopes
 from ._relay import add_token_relay
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal
+from ._status import Readiness
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
 
@@ -267,3 +269,15 @@ class LogtoGuard(SecurityBase):
     async def aclose(self) -> None:
         """Close the JWKS HTTP client the guard created (call on application shutdown)."""
         await self.authenticator.aclose()
+
+    def readiness(self) -> Readiness:
+        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
+        return self.authenticator.readiness()
+
+    async def startup_check(self) -> Readiness:
+        """Fetch the keys once and keep them fresh in the background (see Authenticator)."""
+        return await self.authenticator.startup_check()
+
+    def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
+        """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``."""
+        return self.authenticator.lifespan(app)

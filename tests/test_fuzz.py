@@ -108,6 +108,11 @@ def check(response: httpx.Response, allowed: frozenset[int] = frozenset({400, 40
         assert "www-authenticate" not in response.headers, shown
         return
     body = response.json()
+    if response.status_code == 503:
+        # An unknown kid while a JWKS refetch is held back (1 s spacing): retry, not "bad token".
+        assert response.headers.get("retry-after", "").isdigit(), shown
+        assert "www-authenticate" not in response.headers, shown
+        return
     error = body.get("error")
     expected_error = {400: "invalid_request", 403: "insufficient_scope"}.get(response.status_code)
     if response.status_code == 401:
@@ -374,7 +379,8 @@ def test_mutated_valid_tokens_are_refused() -> None:
             # §5.5), and "Bearer" may be followed by several spaces (RFC 6750 §2.1: 1*SP):
             # such a "mutation" still carries the valid token.
             same = mutated.rstrip(b" \t").lstrip(b" ") == token
-            check(response, frozenset({200}) if same else frozenset({400, 401}))
+            # A mutated kid is unknown: 401 after a refetch, 503 while one is held back.
+            check(response, frozenset({200}) if same else frozenset({400, 401, 503}))
 
         run()
 

@@ -223,3 +223,19 @@ async def test_relay_client_is_closed_with_the_app_and_the_app_lifespan_still_ru
         assert ClosingTransport.closed == 0
     assert events == ["start", "stop"]
     assert ClosingTransport.closed == 1
+
+
+@pytest.mark.parametrize("status", [200, 400])
+async def test_a_deeply_nested_upstream_answer_is_a_502_not_a_500(status: int) -> None:
+    nested = b"[" * 30_000 + b"]" * 30_000  # under the 64 KiB cap
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=nested, headers={"Content-Type": "application/json"})
+
+    app, _ = relay_app(httpx.MockTransport(upstream))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        answer = await client.post(
+            "/docs/oauth2/token", data={"grant_type": "client_credentials"}, headers=BASIC
+        )
+    assert (answer.status_code, answer.json()["error"]) == (502, "temporarily_unavailable")

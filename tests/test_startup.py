@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 import httpx
 import pytest
 
-from logto_guard import Authenticator, ConfigurationError
+from logto_guard import Authenticator, AuthInfo, ConfigurationError
+from logto_guard._rfc6750 import Refusal
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -83,3 +85,50 @@ async def test_readiness_follows_the_key_set(logto: FakeLogto, clock: FakeClock)
     await guard.refresh_keys()
     late = guard.readiness()
     assert not late.ready and late.last_error == "JWKS answered HTTP 503"
+
+
+@pytest.mark.anyio
+async def test_startup_during_an_outage_recovers_without_traffic() -> None:
+    """Issue 17 §1: after startup_check() finds Logto down, the keeper fetches by itself."""
+    from logto_guard import Authenticator
+    from logto_guard.testing import FakeLogto
+
+    logto = FakeLogto()
+    logto.jwks_fault = lambda request: httpx.Response(503)
+    auth = Authenticator(
+        endpoint="https://tenant.logto.app",
+        audience="https://shopping.api",
+        http_client=logto.http_client(),
+    )
+    async with auth.lifespan():
+        assert not auth.readiness().ready
+        logto.jwks_fault = None
+        for _ in range(300):  # poll with a deadline: the keeper retries within 0.5 s
+            if auth.readiness().ready:
+                break
+            await asyncio.sleep(0.01)
+        assert auth.readiness().ready
+
+
+async def test_two_front_ends_of_one_tenant_share_one_key_source() -> None:
+    """REST guard and MCP verifier: one JWKS cache, one fetch, one keeper, one readiness."""
+    from logto_guard.fastapi import LogtoGuard
+
+    logto = FakeLogto()
+    guard = LogtoGuard(
+        endpoint=logto.endpoint, audience="https://shopping.api", http_client=logto.http_client()
+    )
+    mcp = Authenticator(
+        endpoint=logto.endpoint,
+        audience="http://127.0.0.1:8000/mcp",
+        key_source=guard.authenticator.key_source,
+    )
+    async with guard.lifespan(None):
+        assert guard.readiness().ready and mcp.readiness().ready
+        rest_token = logto.token(aud="https://shopping.api")
+        mcp_token = logto.token(aud="http://127.0.0.1:8000/mcp")
+        assert isinstance(await guard.authenticator.check([f"Bearer {rest_token}"]), AuthInfo)
+        assert isinstance(await mcp.check([f"Bearer {mcp_token}"]), AuthInfo)
+        assert isinstance(await mcp.check([f"Bearer {rest_token}"]), Refusal)  # its own aud
+    assert logto.jwks_requests == 1
+    assert mcp.stats.jwks_fetches["success"] == 1

@@ -29,6 +29,7 @@ from typing import TextIO
 import httpx
 
 from .._config import DEFAULT_LEEWAY, DEFAULT_TYP, SUPPORTED_ALGORITHMS
+from .._version import __version__
 from ._common import DEFAULT_SECRET_ENV, EXIT_USAGE, IO, UsageError
 from ._inspect_command import run_inspect
 from ._token_command import run_token
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
             " 3 token --require-scopes and a scope was not granted"
         ),
     )
+    parser.add_argument("--version", action="version", version=f"logto-guard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inspect = commands.add_parser(
         "inspect",

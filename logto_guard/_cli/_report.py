@@ -35,6 +35,8 @@ from .._trusted_keys import TrustedKey
 
 Status = Literal["PASS", "FAIL", "SKIP", "INFO"]
 _SHOW_LIMIT = 120
+#: Deeper nesting is shown as a placeholder, the same on every Python version.
+_SHOW_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,19 @@ class Check:
     unverified: bool = False
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """True when lists and dicts nest more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, list | dict):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def show(value: object, limit: int = _SHOW_LIMIT) -> str:
     """``value`` for a terminal: plain printable strings as is, anything else as JSON.
 
@@ -61,10 +76,14 @@ def show(value: object, limit: int = _SHOW_LIMIT) -> str:
     """
     if isinstance(value, str) and value and value.isprintable() and '"' not in value:
         text = value
+    elif _deeper_than(value, _SHOW_DEPTH):
+        # Decided here, not by catching RecursionError: Python 3.13's C encoder recurses
+        # far deeper than 3.12's, so the interpreter's limit gave different answers.
+        text = f"<{type(value).__name__} too deep to show>"
     else:
         try:
             text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=repr)
-        except (ValueError, RecursionError):  # nested about as deep as the parser allows
+        except (ValueError, RecursionError):
             text = f"<{type(value).__name__} too deep to show>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

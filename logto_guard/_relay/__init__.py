@@ -223,7 +223,7 @@ def add_token_relay(
 def _rebuild_answer(status: int, raw: bytes) -> Response:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON raises RecursionError
         data = None
     if not isinstance(data, dict):
         raise RelayRefusal(502, "temporarily_unavailable", "token endpoint answered non-JSON")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -80,6 +81,8 @@ class FakeLogto:
         self._keys: list[PrivateKey] = []
         self.signing_kid = self.add_key(alg)
         self.jwks_requests = 0
+        #: JWKS requests answered 304 Not Modified (``If-None-Match`` matched).
+        self.jwks_not_modified = 0
         #: Set to a callable returning an ``httpx.Response`` to make the JWKS misbehave.
         self.jwks_fault: Callable[[httpx.Request], httpx.Response] | None = None
 
@@ -190,14 +193,14 @@ class FakeLogto:
         self.jwks_requests += 1
         if self.jwks_fault is not None:
             return self.jwks_fault(request)
-        return httpx.Response(
-            200,
-            content=json.dumps(self.jwks()).encode(),
-            headers={
-                "Content-Type": "application/jwk-set+json",
-                "Cache-Control": LOGTO_JWKS_CACHE_CONTROL,
-            },
-        )
+        body = json.dumps(self.jwks()).encode()
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:16]}"'  # Logto sends a weak ETag
+        headers = {"Cache-Control": LOGTO_JWKS_CACHE_CONTROL, "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            self.jwks_not_modified += 1
+            return httpx.Response(304, headers=headers)
+        headers["Content-Type"] = "application/jwk-set+json"
+        return httpx.Response(200, content=body, headers=headers)
 
     def http_client(self) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose requests this fake answers (for ``http_client=``)."""
