@@ -6,8 +6,8 @@ A ``read:products`` token must not run ``create_product`` (listed as needing
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,16 @@ def sdk_shop(issuer_url: str, resource: str, ran: list[str]) -> Any:
         json_response=True, stateless_http=True, transport_security=security
     )
     protected = verifier.protect(inner, tool_scopes={"create_product": ["write:products"]})
-    return Starlette(routes=[Mount("/shop", app=protected)], lifespan=inner.router.lifespan_context)
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with inner.router.lifespan_context(app):
+            try:
+                yield
+            finally:
+                await verifier.aclose()  # the JWKS client lives on this server's loop
+
+    return Starlette(routes=[Mount("/shop", app=protected)], lifespan=lifespan)
 
 
 def fastmcp_shop(issuer_url: str, base_url: str, ran: list[str]) -> Any:
@@ -63,7 +72,15 @@ def fastmcp_shop(issuer_url: str, base_url: str, ran: list[str]) -> Any:
         base_url=base_url,
         tool_scopes={"create_product": ["write:products"], "list_products": ["read:products"]},
     )
-    mcp = FastMCP("shop", auth=auth)
+
+    @asynccontextmanager
+    async def close_auth(_: Any) -> AsyncIterator[dict[str, Any]]:
+        try:
+            yield {}
+        finally:
+            await auth.aclose()  # the JWKS client lives on this server's event loop
+
+    mcp = FastMCP("shop", auth=auth, lifespan=close_auth)
 
     @mcp.tool()
     def list_products() -> list[str]:
