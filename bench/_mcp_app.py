@@ -183,12 +183,19 @@ def _fastmcp(variant: str, jwks: dict[str, Any]) -> tuple[ASGI, Callable[[], Any
     def list_products() -> list[dict[str, Any]]:
         return PRODUCTS
 
-    app = mcp.http_app(path=f"/{variant}/mcp", json_response=True, stateless_http=True)
+    # LogtoProvider's audience is <base_url><its MCP path>: serve it at /mcp below a root
+    # path (as a Mount does), so its resource is RESOURCE like the other variants'.
+    path = "/mcp" if variant == "fastmcp-logto" else f"/{variant}/mcp"
+    app = mcp.http_app(path=path, json_response=True, stateless_http=True)
 
     def lifespan() -> AbstractAsyncContextManager[Any]:
         return app.router.lifespan_context(app)
 
     return app, lifespan
+
+
+#: Variants served below ``/<variant>`` as a root path rather than at ``/<variant>/mcp``.
+MOUNTED = {"fastmcp-logto"}
 
 
 def create() -> ASGI:
@@ -229,6 +236,8 @@ def create() -> ASGI:
             await send({"type": "http.response.start", "status": 404, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
+        if variant in MOUNTED:
+            scope = {**scope, "root_path": scope.get("root_path", "") + f"/{variant}"}
         await app(scope, receive, send)
 
     return dispatch

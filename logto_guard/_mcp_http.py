@@ -11,20 +11,27 @@ serves the protected-resource metadata document.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from ._authenticator import Authenticator
-from ._errors import InsufficientScopeError
+from ._config import check_url
+from ._errors import AuthError, ConfigurationError, InsufficientScopeError
 from ._identity import AuthInfo
+from ._mcp_request import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay,
+    route_path,
+    routes_to,
+    tool_calls,
+)
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
-from ._rfc6750 import Refusal, authorization_values
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from ._rfc6750 import Refusal, authorization_values, parse_authorization, refusal
 
 #: JSON-RPC 2.0 §5.1 leaves -32000..-32099 to the server; MCP names no code for a
 #: missing scope, so the step-up's JSON-RPC error uses this one (the HTTP 403 is what counts).
@@ -33,22 +40,49 @@ INSUFFICIENT_SCOPE_CODE = -32003
 DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 
+#: The caller :class:`MCPAuthMiddleware` authenticated for the request being handled, so
+#: the SDK's ``verify_token`` further down the same call chain does not check (and count)
+#: the token a second time.
+_verified: ContextVar[tuple[str, AuthInfo] | None] = ContextVar("logto_guard_mcp", default=None)
+
+
 async def verify_bearer(authenticator: Authenticator, token: str) -> AuthInfo | None:
     """The verified identity behind a bare token, or None for any refusal (the MCP SDK's
-    and FastMCP's ``verify_token`` contract: they answer the refusal themselves)."""
+    and FastMCP's ``verify_token`` contract: they answer the refusal themselves).
+
+    Inside a request :class:`MCPAuthMiddleware` already authenticated, the identity it
+    found is returned as is: one authentication (and one ``accepted`` count) per request.
+    """
+    known = _verified.get()
+    if known is not None and known[0] == token:
+        return known[1]
     result = await authenticator.check([f"Bearer {token}"])
     return result if isinstance(result, AuthInfo) else None
 
 
-def access_token_fields(info: AuthInfo, token: str) -> dict[str, Any]:
+def check_resource(authenticator: Authenticator) -> None:
+    """Refuse an MCP resource (the audience) that is plain ``http://`` to a host other than
+    loopback, as the endpoints are, unless ``allow_insecure_http``: it is advertised in the
+    metadata and clients send their tokens to it.
+
+    Raises:
+        ConfigurationError: the audience is no acceptable URL.
+    """
+    config = authenticator.config
+    check_url("audience", config.audience, allow_insecure_http=config.allow_insecure_http)
+
+
+def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[str, Any]:
     """The fields of an MCP ``AccessToken`` (the SDK's and FastMCP's share them) for a
     verified token: ``resource`` is the matched audience (RFC 8707); ``claims`` carries
-    every claim, ``iss`` included, which the SDK reads to identify the principal."""
+    every claim, ``iss`` included, which the SDK reads to identify the principal;
+    ``expires_at`` is ``exp`` + ``leeway``, the core's own deadline, so the SDK never
+    refuses a token the core accepts (the core's refusal answers at expiry)."""
     return {
         "token": token,
         "client_id": info.client_id or info.subject,
         "scopes": sorted(info.scopes),
-        "expires_at": int(info.expires_at.timestamp()),
+        "expires_at": int(info.expires_at.timestamp() + leeway),
         "resource": info.audience,
         "subject": info.subject,
         "claims": dict(info.claims),
@@ -75,16 +109,26 @@ class MCPAuthMiddleware:
 
     Args:
         app: the ASGI app serving MCP (the SDK's or FastMCP's streamable-HTTP app).
-        authenticator: the shared :class:`~logto_guard.Authenticator`.
-        path: the MCP endpoint's path; other paths pass through untouched.
+        authenticator: the shared :class:`~logto_guard.Authenticator` (never modified:
+            the ``resource_metadata`` of this front end's challenges is its own).
+        path: the MCP endpoint's route path (relative to ``root_path``, as Starlette
+            routes), and every path below it; other paths pass through untouched.
         resource_url: the server's resource indicator; when given, the metadata document
-            is served at its well-known path and the authenticator's challenges carry
-            ``resource_metadata`` (it sets ``authenticator.resource_metadata``).
+            is served at its well-known path and challenges carry ``resource_metadata``.
         required_scopes: scopes every MCP request needs.
         tool_scopes: scopes per tool name, checked on ``tools/call`` before the tool runs;
-            a shortfall is a 403 ``insufficient_scope`` naming the scopes.
-        scopes_supported: scopes advertised in the metadata document.
+            a shortfall is a 403 ``insufficient_scope`` naming every scope the request
+            needs (``required_scopes`` and those of each tool called, batches included).
+        scopes_supported: scopes advertised in the metadata document (default: every
+            scope of ``required_scopes`` and ``tool_scopes``).
         max_body_size: the largest request body inspected for ``tools/call``.
+        allowed_origins: when given, a request to the MCP endpoint whose ``Origin`` is
+            present and not among them is a 403 (streamable HTTP: servers MUST validate
+            ``Origin``; the SDK's ``transport_security`` does it for the SDK front end).
+
+    Raises:
+        ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
+            requests it routes to MCP would otherwise pass unchecked).
     """
 
     def __init__(
@@ -98,16 +142,27 @@ class MCPAuthMiddleware:
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         scopes_supported: Sequence[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        allowed_origins: Sequence[str] | None = None,
     ) -> None:
+        if not path.startswith("/"):
+            raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
+        if routes_to(app, path) is False:
+            raise ConfigurationError(
+                f"the wrapped app has no route at {path!r}: pass path= the MCP app's own "
+                "streamable_http_path (relative to where it is mounted)"
+            )
         self.app = app
         self.authenticator = authenticator
         self.path = path
+        self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
         self.tool_scopes = {name: tuple(s) for name, s in (tool_scopes or {}).items()}
         self.max_body_size = max_body_size
+        self.allowed_origins = (
+            None if allowed_origins is None else {o.rstrip("/").lower() for o in allowed_origins}
+        )
         self.resource_url = resource_url
-        if resource_url:
-            authenticator.resource_metadata = metadata_url(resource_url)
+        self.resource_metadata = metadata_url(resource_url) if resource_url else None
         self._metadata_path = metadata_path(resource_url) if resource_url else None
         self.metadata: dict[str, Any] | None = None
         if resource_url:
@@ -119,90 +174,113 @@ class MCPAuthMiddleware:
                 resource_url, authenticator.config.issuers, scopes_supported=advertised
             )
 
+    def _is_mcp(self, path: str) -> bool:
+        return path == self.path or path.startswith(self._below)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if self.metadata is not None and path == self._metadata_path:
-            await _send_json(send, 200, self.metadata, {"Access-Control-Allow-Origin": "*"})
+        path = route_path(scope)
+        if self.metadata is not None and self._metadata_path in (path, scope["path"]):
+            await self.serve_metadata(scope, send)
             return
-        if path != self.path:
+        if not self._is_mcp(path) and not self._is_mcp(scope["path"]):
             await self.app(scope, receive, send)
             return
-        values = authorization_values(scope.get("headers", []))
-        result = await self.authenticator.check(values, self.required_scopes)
-        if not isinstance(result, AuthInfo):
-            assert result is not None  # optional=False: a missing token is a Refusal
-            await self._refuse(send, result)
+        if self.allowed_origins is not None and not self._origin_allowed(scope):
+            await _send_json(send, 403, {"detail": "origin not allowed"}, {})
             return
+        values = authorization_values(scope.get("headers", []))
+        # The warm path first: a token already verified needs no await.
+        info = self.authenticator.peek(values[0]) if len(values) == 1 else None
+        if info is None:
+            try:
+                info = await self.authenticator.authenticate(values)
+            except AuthError as exc:
+                await self._refuse(send, self.refuse(exc, self.required_scopes))
+                return
+        needed = list(self.required_scopes)
+        denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
-            body = await _read_body(receive, self.max_body_size)
+            body = await read_body(receive, self.max_body_size)
             if body is None:
                 await _send_json(send, 413, {"detail": "request body too large"}, {})
                 return
-            denied = self._tool_denial(body, result)
-            if denied is not None:
-                await self._refuse(send, *denied)
+            calls = tool_calls(body)
+            if calls is None:
+                await _send_json(send, 400, _PARSE_ERROR, {})
                 return
-            receive = _replay(body, receive)
-        await self.app(scope, receive, send)
-
-    def _tool_denial(self, body: bytes, auth: AuthInfo) -> tuple[Refusal, Any] | None:
+            for message_id, name in calls:
+                wanted = self.tool_scopes.get(name, ())
+                needed.extend(wanted)
+                if not info.scopes.issuperset(wanted):
+                    denied.append((message_id, name, wanted))
+            receive = replay(body, receive)
+        needed = list(dict.fromkeys(needed))
+        if not info.scopes.issuperset(needed):
+            answer = self.refuse(InsufficientScopeError(needed, info.scopes))
+            await self._refuse(send, answer, _step_up(denied, needed) if denied else None)
+            return
+        reset = _verified.set((parse_authorization(values), info))
         try:
-            parsed = json.loads(body)
-        except ValueError:
-            return None  # the MCP app answers the parse error itself
-        for message in parsed if isinstance(parsed, list) else [parsed]:
-            if not isinstance(message, dict) or message.get("method") != "tools/call":
-                continue
-            params = message.get("params")
-            name = params.get("name") if isinstance(params, dict) else None
-            needed = self.tool_scopes.get(name) if isinstance(name, str) else None
-            if needed and any(s not in auth.scopes for s in needed):
-                refusal = self.authenticator.refuse(InsufficientScopeError(needed, auth.scopes))
-                error = {
-                    "jsonrpc": "2.0",
-                    "id": message.get("id"),
-                    "error": {
-                        "code": INSUFFICIENT_SCOPE_CODE,
-                        "message": f"insufficient_scope: tool {name} requires {' '.join(needed)}",
-                        "data": {"error": "insufficient_scope", "scope": " ".join(needed)},
-                    },
-                }
-                return refusal, error
-        return None
+            await self.app(scope, receive, send)
+        finally:
+            _verified.reset(reset)
+
+    def _origin_allowed(self, scope: Scope) -> bool:
+        allowed = self.allowed_origins or set()
+        origins = [v for n, v in scope.get("headers", []) if n.lower() == b"origin"]
+        return all(v.decode("latin-1").rstrip("/").lower() in allowed for v in origins)
+
+    def refuse(self, exc: AuthError, scopes: Sequence[str] = ()) -> Refusal:
+        """The answer to ``exc`` from this front end: its own ``resource_metadata``, and
+        on a 401 ``scope=`` naming ``scopes`` (MCP "Scope Selection Strategy")."""
+        answer = refusal(exc, self.authenticator.realm, resource_metadata=self.resource_metadata)
+        challenge = answer.headers.get("WWW-Authenticate")
+        if answer.status_code != 401 or not scopes or challenge is None:
+            return answer
+        headers = {**answer.headers, "WWW-Authenticate": _with_scope(challenge, scopes)}
+        return Refusal(answer.error, answer.status_code, headers, answer.body)
+
+    async def serve_metadata(self, scope: Scope, send: Send) -> None:
+        """Answer a request for the metadata document (and its CORS preflight)."""
+        cors = {
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": "GET, OPTIONS",
+            "Access-Control-Allow-Headers": "authorization, mcp-protocol-version",
+        }
+        if scope.get("method") == "OPTIONS":
+            raw = [(b"content-length", b"0"), *_headers(cors)]
+            await send({"type": "http.response.start", "status": 204, "headers": raw})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _send_json(send, 200, self.metadata, cors)
 
     async def _refuse(self, send: Send, refusal: Refusal, body: Any = None) -> None:
         answer = refusal.body if body is None else body
         await _send_json(send, refusal.status_code, answer, refusal.headers)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+_PARSE_ERROR = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+def _with_scope(challenge: str, scopes: Sequence[str]) -> str:
+    quoted = " ".join(scopes).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{challenge}, scope="{quoted}"'
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
 
-    return replay
+def _step_up(denied: list[tuple[Any, str, tuple[str, ...]]], needed: Sequence[str]) -> Any:
+    errors = [
+        {
+            "jsonrpc": "2.0",
+            "id": message_id,
+            "error": {
+                "code": INSUFFICIENT_SCOPE_CODE,
+                "message": f"insufficient_scope: tool {name} requires {' '.join(wanted)}",
+                "data": {"error": "insufficient_scope", "scope": " ".join(needed)},
+            },
+        }
+        for message_id, name, wanted in denied
+    ]
+    return errors[0] if len(errors) == 1 else errors

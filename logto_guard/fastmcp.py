@@ -25,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,15 +39,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from ._authenticator import Authenticator
-from ._mcp_http import (
-    ASGIApp,
-    MCPAuthMiddleware,
-    Receive,
-    Scope,
-    Send,
-    access_token_fields,
-    verify_bearer,
-)
+from ._errors import ConfigurationError
+from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from ._mcp_request import ASGIApp, Receive, Scope, Send
 
 __all__ = ["LogtoProvider", "LogtoTokenVerifier"]
 
@@ -68,7 +63,8 @@ class LogtoTokenVerifier(TokenVerifier):
         info = await verify_bearer(self.authenticator, token)
         if info is None:
             return None
-        return AccessToken(**access_token_fields(info, token))
+        leeway = self.authenticator.config.leeway
+        return AccessToken(**access_token_fields(info, token, leeway))
 
 
 class LogtoProvider(RemoteAuthProvider):
@@ -77,14 +73,20 @@ class LogtoProvider(RemoteAuthProvider):
     Args:
         endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
         base_url: the server's public URL; the MCP endpoint is ``<base_url><mcp path>``.
-        audience: the resource indicator tokens must carry; defaults to ``<base_url>/mcp``
-            (FastMCP's default path). Register exactly this in Logto's API resources.
+        audience: the resource indicator tokens must carry; defaults to
+            ``<base_url><FastMCP's MCP path>`` (``http_app(path=...)``, ``/mcp`` by
+            default). Register exactly this in Logto's API resources. When mounted
+            (``app.mount("/api", mcp.http_app())``), ``base_url`` includes the prefix.
         required_scopes: scopes every MCP request needs.
-        scopes_supported: scopes advertised in the metadata (default: required_scopes).
+        scopes_supported: scopes advertised in the metadata (default: every scope of
+            required_scopes and tool_scopes).
         tool_scopes: scopes per tool name, checked on ``tools/call`` before FastMCP sees
             it: a shortfall is a 403 ``insufficient_scope`` with ``scope="..."`` naming
             them (FastMCP's own ``auth=require_scopes(...)`` hides the tool instead, so
             a caller only learns "Unknown tool").
+        allowed_origins: browser origins allowed to call the MCP endpoint (default: the
+            origin of ``base_url``); a request with another ``Origin`` is a 403, as
+            streamable HTTP requires (FastMCP's own Host/Origin guard is off by default).
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
     """
@@ -98,21 +100,35 @@ class LogtoProvider(RemoteAuthProvider):
         required_scopes: Sequence[str] | None = None,
         scopes_supported: Sequence[str] | None = None,
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        allowed_origins: Sequence[str] | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
         base = base_url.rstrip("/")
-        self.authenticator = authenticator or Authenticator(
-            endpoint=endpoint,
-            audience=audience or f"{base}/mcp",
-            http_client=http_client,
-            clock=clock,
-            **options,
-        )
+        self._base = base
+        # Without audience= (and authenticator=), the audience follows FastMCP's MCP
+        # path (set_mcp_path): http_app(path="/api/mcp") means <base_url>/api/mcp.
+        self._derive_audience = audience is None and authenticator is None
+
+        def make(aud: str) -> Authenticator:
+            return Authenticator(
+                endpoint=endpoint, audience=aud, http_client=http_client, clock=clock, **options
+            )
+
+        self._make: Callable[[str], Authenticator] = make
+        self.authenticator = authenticator or self._make(audience or f"{base}/mcp")
         self.authenticator.check_organization_source(None)
+        check_resource(self.authenticator)
         self.logto_mcp_path = "/mcp"
+        self.logto_scopes_supported = tuple(scopes_supported or ())
+        parts = urlsplit(base)
+        self.allowed_origins = (
+            [f"{parts.scheme}://{parts.netloc}"]
+            if allowed_origins is None
+            else list(allowed_origins)
+        )
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
         super().__init__(
             token_verifier=LogtoTokenVerifier(
@@ -129,9 +145,29 @@ class LogtoProvider(RemoteAuthProvider):
         return self.authenticator.config.audience
 
     def set_mcp_path(self, mcp_path: str | None) -> None:
-        """Remember where the MCP endpoint is, for the refusal middleware."""
+        """Remember where the MCP endpoint is, for the refusal middleware, and make the
+        audience ``<base_url><mcp_path>`` (FastMCP's resource URL).
+
+        Raises:
+            ConfigurationError: ``audience=`` (or the shared authenticator's) is not the
+                resource FastMCP serves at ``mcp_path``.
+        """
+        path = mcp_path or "/mcp"
+        resource = f"{self._base}{path}"
+        config = self.authenticator.config
+        if resource not in config.audiences:
+            if not self._derive_audience:
+                raise ConfigurationError(
+                    f"FastMCP serves MCP at {resource} but the audience is {config.audience!r}: "
+                    "pass audience= that URL (and register it in Logto)"
+                )
+            self.authenticator = self._make(resource)
+            check_resource(self.authenticator)
+            verifier = self.token_verifier
+            if isinstance(verifier, LogtoTokenVerifier):
+                verifier.authenticator = self.authenticator
         super().set_mcp_path(mcp_path)
-        self.logto_mcp_path = mcp_path or "/mcp"
+        self.logto_mcp_path = path
 
     def get_middleware(self) -> list[Any]:
         """logto-guard's refusals first, then FastMCP's authentication middleware."""
@@ -160,6 +196,7 @@ class _RefusalGate:
                 resource_url=provider.resource_url,
                 required_scopes=provider.required_scopes,
                 tool_scopes=provider.tool_scopes,
-                scopes_supported=provider.scopes_supported,
+                scopes_supported=provider.logto_scopes_supported,
+                allowed_origins=provider.allowed_origins,
             )
         await self.gate(scope, receive, send)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -47,7 +48,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 
 from ._authenticator import Authenticator
 from ._identity import AuthInfo
-from ._mcp_http import ASGIApp, MCPAuthMiddleware, access_token_fields, verify_bearer
+from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from ._mcp_request import ASGIApp, routes_to
 from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
@@ -60,13 +62,14 @@ __all__ = [
 ]
 
 
-def to_access_token(info: AuthInfo, token: str) -> AccessToken:
+def to_access_token(info: AuthInfo, token: str, leeway: float = 0) -> AccessToken:
     """The SDK's ``AccessToken`` for a verified Logto token.
 
     ``resource`` is the matched audience (RFC 8707); ``claims`` carries every claim,
-    ``iss`` included, which the SDK reads to identify the principal.
+    ``iss`` included, which the SDK reads to identify the principal; ``expires_at`` is
+    ``exp`` + ``leeway``.
     """
-    return AccessToken(**access_token_fields(info, token))
+    return AccessToken(**access_token_fields(info, token, leeway))
 
 
 class LogtoTokenVerifier:
@@ -83,8 +86,9 @@ class LogtoTokenVerifier:
         **options: the other :class:`~logto_guard.GuardConfig` options.
 
     Raises:
-        ConfigurationError: an option is invalid, or the audience is the organization
-            audience (MCP requests name no organization).
+        ConfigurationError: an option is invalid, the audience is the organization
+            audience (MCP requests name no organization), or it is a plain ``http://``
+            URL of a host other than loopback without ``allow_insecure_http=True``.
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class LogtoTokenVerifier:
             http_client=http_client, clock=clock, **options
         )
         self.authenticator.check_organization_source(None)
+        check_resource(self.authenticator)
 
     @property
     def resource_url(self) -> str:
@@ -123,13 +128,14 @@ class LogtoTokenVerifier:
     async def verify_token(self, token: str) -> AccessToken | None:
         """An ``AccessToken`` for a valid Logto token for this resource, else ``None``."""
         info = await verify_bearer(self.authenticator, token)
-        return None if info is None else to_access_token(info, token)
+        leeway = self.authenticator.config.leeway
+        return None if info is None else to_access_token(info, token, leeway)
 
     def protect(
         self,
         app: ASGIApp,
         *,
-        path: str = "/mcp",
+        path: str | None = None,
         required_scopes: Sequence[str] = (),
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         scopes_supported: Sequence[str] = (),
@@ -141,7 +147,18 @@ class LogtoTokenVerifier:
         403 ``insufficient_scope`` with ``scope="..."`` for a ``tools/call`` of a tool
         listed in ``tool_scopes`` whose scopes the token lacks. The metadata document is
         served at ``/.well-known/oauth-protected-resource<path of the resource>``.
+
+        ``path`` is the SDK's ``streamable_http_path`` (default: the path of the
+        audience, e.g. ``/mcp``); requests are matched on their route path (relative to
+        ``root_path``), so the app may be mounted or served with ``--root-path``. When
+        mounted, also route :attr:`metadata_path` at the origin to
+        :meth:`MCPAuthMiddleware.serve_metadata` (e.g. ``protect()`` the outer app).
+
+        Raises:
+            ConfigurationError: ``app`` has no route at ``path``.
         """
+        if path is None:
+            path = _route_of(app, urlsplit(self.resource_url).path or "/mcp")
         return MCPAuthMiddleware(
             app,
             authenticator=self.authenticator,
@@ -155,6 +172,17 @@ class LogtoTokenVerifier:
     async def aclose(self) -> None:
         """Close the JWKS HTTP client (call on shutdown)."""
         await self.authenticator.aclose()
+
+
+def _route_of(app: ASGIApp, resource_path: str) -> str:
+    # The audience's path, or its last segments when the app is mounted below a prefix
+    # (audience .../shop/mcp, app routing /mcp); the SDK's default /mcp otherwise.
+    segments = resource_path.rstrip("/").split("/")
+    for start in range(1, len(segments)):
+        candidate = "/" + "/".join(segments[start:])
+        if routes_to(app, candidate):
+            return candidate
+    return "/mcp"
 
 
 def auth_settings(

@@ -42,6 +42,7 @@ def provider(fake: FakeLogto, clock: FakeClock) -> LogtoProvider:
         scopes_supported=["read:products", "write:products"],
         tool_scopes={"create_product": ["write:products"]},
         http_client=fake.http_client(),
+        allow_insecure_http=True,
         clock=clock,
     )
 
