@@ -101,7 +101,8 @@ def register_apps(
     state.add_resource(MANAGEMENT_API, ["all"])
     state.ensure_app(ADMIN, grants={MANAGEMENT_API: ["all"]})
     if directory is not None:
-        mcp_server = state.ensure_app(MCP_SERVER, grants={audience: ["read:products"]})
+        # Its own grants serve M2M callers of the tool (no user to act for).
+        mcp_server = state.ensure_app(MCP_SERVER, grants={audience: list(SCOPES)})
         directory.set_token_exchange(mcp_server.app_id, True)
         directory.set_user(
             DEFAULT_USER_ID,

@@ -153,7 +153,7 @@ def create_app(
     guard = guard or build_guard(settings)
     verifier = mcp_verifier or build_mcp_verifier(settings, guard)
     store = ProductStore(settings.db_path)
-    mcp = create_mcp_server(store, verifier)
+    mcp = create_mcp_server(store, verifier, build_reorderer(settings))
     mcp_asgi = mcp_app(mcp, verifier)
 
     @asynccontextmanager

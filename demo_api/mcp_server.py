@@ -12,10 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 
 from logto_guard.mcp import LogtoTokenVerifier, MCPAuthMiddleware, auth_settings, require_scopes
 
+from .delegation import DelegationError, Reorderer
 from .store import ProductStore
 
 #: The scopes each tool needs: checked at the HTTP level (a 403 naming the scope) and
@@ -26,6 +28,7 @@ TOOL_SCOPES: dict[str, list[str]] = {
     "create_product": ["write:products"],
     "update_product": ["write:products"],
     "delete_product": ["write:products"],
+    "reorder_product": ["write:products"],
 }
 MCP_PATH = "/mcp"
 
@@ -36,8 +39,11 @@ def _require(tool: str) -> str:
     return token.client_id
 
 
-def create_mcp_server(store: ProductStore, verifier: LogtoTokenVerifier) -> MCPServer[Any]:
-    """An ``MCPServer`` with the five product tools over ``store``."""
+def create_mcp_server(
+    store: ProductStore, verifier: LogtoTokenVerifier, reorderer: Reorderer | None = None
+) -> MCPServer[Any]:
+    """An ``MCPServer`` with the product tools over ``store``, and ``reorder_product``,
+    which calls the REST API for its caller through ``reorderer`` (token exchange)."""
     mcp: MCPServer[Any] = MCPServer(
         "shopping",
         instructions="Products of the logto-guard demo shop.",
@@ -97,6 +103,23 @@ def create_mcp_server(store: ProductStore, verifier: LogtoTokenVerifier) -> MCPS
         if not store.delete(product_id):
             raise ValueError(f"product {product_id} not found")
         return f"deleted product {product_id}"
+
+    @mcp.tool()
+    async def reorder_product(product_id: int) -> dict[str, Any]:
+        """List product ``product_id`` again, through the REST API as the calling user
+        (needs write:products). The caller's token is exchanged, never passed through."""
+        token = require_scopes(*TOOL_SCOPES["reorder_product"])
+        if reorderer is None:
+            raise ToolError("reorder_product is not configured on this server")
+        try:
+            return await reorderer.reorder(
+                product_id,
+                token=token.token,
+                subject=token.subject or token.client_id,
+                client_id=token.client_id,
+            )
+        except DelegationError as exc:
+            raise ToolError(str(exc)) from exc
 
     return mcp
 
