@@ -361,3 +361,7 @@ def test_readme_example_builds_a_protected_app() -> None:
     exec(compile(match.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our README
     assert isinstance(namespace["app"], MCPAuthMiddleware)
     assert namespace["verifier"].resource_url == "https://shop.example.com/mcp"
+    # The RFC 9728 document shown in the docs is what this example serves.
+    shown = re.search(r"<!-- readme: json -->\n```json\n(.*?)```", readme, re.S)
+    assert shown is not None
+    assert namespace["app"].metadata == json.loads(shown.group(1))
