@@ -30,6 +30,7 @@ from ._mcp_request import (
     routes_to,
     tool_calls,
 )
+from ._policy import Policy
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
 from ._rfc6750 import Refusal, authorization_values, parse_authorization, refusal
 
@@ -125,6 +126,8 @@ class MCPAuthMiddleware:
         allowed_origins: when given, a request to the MCP endpoint whose ``Origin`` is
             present and not among them is a 403 (streamable HTTP: servers MUST validate
             ``Origin``; the SDK's ``transport_security`` does it for the SDK front end).
+        policy: who may call beyond scopes (:class:`~logto_guard.Policy`: allowed App
+            IDs, actor and delegated tokens), checked with the token; a refusal is a 403.
 
     Raises:
         ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
@@ -143,6 +146,7 @@ class MCPAuthMiddleware:
         scopes_supported: Sequence[str] = (),
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         allowed_origins: Sequence[str] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
@@ -153,6 +157,7 @@ class MCPAuthMiddleware:
             )
         self.app = app
         self.authenticator = authenticator
+        self.policy = policy
         self.path = path
         self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
@@ -193,10 +198,11 @@ class MCPAuthMiddleware:
             return
         values = authorization_values(scope.get("headers", []))
         # The warm path first: a token already verified needs no await.
-        info = self.authenticator.peek(values[0]) if len(values) == 1 else None
+        authenticator, policy = self.authenticator, self.policy
+        info = authenticator.peek(values[0], (), policy) if len(values) == 1 else None
         if info is None:
             try:
-                info = await self.authenticator.authenticate(values)
+                info = await authenticator.authenticate(values, policy=policy)
             except AuthError as exc:
                 await self._refuse(send, self.refuse(exc, self.required_scopes))
                 return

@@ -50,6 +50,7 @@ from ._authenticator import Authenticator
 from ._identity import AuthInfo
 from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from ._mcp_request import ASGIApp, routes_to
+from ._policy import Policy
 from ._resource_metadata import metadata_path, metadata_url
 
 __all__ = [
@@ -139,6 +140,7 @@ class LogtoTokenVerifier:
         required_scopes: Sequence[str] = (),
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         scopes_supported: Sequence[str] = (),
+        policy: Policy | None = None,
     ) -> MCPAuthMiddleware:
         """Wrap the streamable-HTTP ``app`` so refusals are logto-guard's, not the SDK's.
 
@@ -154,6 +156,9 @@ class LogtoTokenVerifier:
         mounted, also route :attr:`metadata_path` at the origin to
         :meth:`MCPAuthMiddleware.serve_metadata` (e.g. ``protect()`` the outer app).
 
+        ``policy`` restricts who may call beyond scopes (allowed App IDs, actor and
+        delegated tokens, see :class:`~logto_guard.Policy`): a refusal is a 403.
+
         Raises:
             ConfigurationError: ``app`` has no route at ``path``.
         """
@@ -167,6 +172,7 @@ class LogtoTokenVerifier:
             required_scopes=required_scopes,
             tool_scopes=tool_scopes,
             scopes_supported=scopes_supported,
+            policy=policy,
         )
 
     async def aclose(self) -> None:
