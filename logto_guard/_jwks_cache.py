@@ -317,7 +317,7 @@ class JWKSCache:
                 body = await read_bounded(response, MAX_JWKS_BYTES)
                 etag = response.headers.get("etag")
         except httpx.HTTPError as exc:
-            raise JWKSFetchError(f"JWKS request failed: {type(exc).__name__}") from exc
+            raise JWKSFetchError(f"JWKS request failed: {describe_http_error(exc)}") from exc
         keys = parse_jwks(body, self._allowed)
         self._etag = etag
         return keys
@@ -332,3 +332,17 @@ class JWKSCache:
             self._own_client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
             self._own_client_loop = loop
         return self._own_client
+
+
+#: What OpenSSL says when an https:// URL reaches a server speaking plain HTTP.
+_PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
+
+
+def describe_http_error(exc: httpx.HTTPError) -> str:
+    """``ConnectError`` plus what the transport said (printable ASCII, 160 characters at
+    most), and the fix when an https:// URL reached a plain-HTTP server."""
+    detail = "".join(c if " " <= c <= "~" else "?" for c in str(exc))[:160]
+    text = type(exc).__name__ + (f" ({detail})" if detail else "")
+    if any(sign in detail for sign in _PLAIN_HTTP_SIGNS):
+        text += ": the server answers plain HTTP; use http:// for it (e.g. a local Logto)"
+    return text

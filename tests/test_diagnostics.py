@@ -160,3 +160,34 @@ async def test_an_unknown_key_with_an_odd_iss_is_still_a_plain_401(
     refusal = await guard.check([f"Bearer {stranger.token(iss=iss)}"])
     assert isinstance(refusal, Refusal) and refusal.status_code == 401
     assert refused_lines(caplog) == ["request refused: reason=unknown_kid (signing key not found)"]
+
+
+async def test_https_against_a_plain_http_logto_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """A real TLS handshake against a plain-HTTP socket on loopback: the log line and the
+    readiness error carry OpenSSL's words and the fix, as ``logto-guard`` does."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer_plain_http() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=answer_plain_http, daemon=True)
+    thread.start()
+    guard = Authenticator(endpoint=f"https://127.0.0.1:{port}", audience="https://shopping.api")
+    try:
+        with caplog.at_level(logging.WARNING, logger="logto_guard"):
+            readiness = await guard.refresh_keys()
+    finally:
+        await guard.aclose()
+        server.close()
+        thread.join(timeout=5)
+    assert readiness.last_error is not None
+    assert "WRONG_VERSION_NUMBER" in readiness.last_error
+    assert "use http://" in readiness.last_error
+    assert any("use http://" in record.getMessage() for record in caplog.records)

@@ -211,7 +211,7 @@ async def test_network_error_is_a_failed_fetch(logto: FakeLogto, clock: FakeCloc
     )
     with pytest.raises(KeysUnavailableError):
         await cache.get_key("any")
-    assert cache.last_error == "JWKS request failed: ConnectError"
+    assert cache.last_error == "JWKS request failed: ConnectError (refused)"
 
 
 @pytest.mark.parametrize(
