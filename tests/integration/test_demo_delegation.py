@@ -134,3 +134,45 @@ def test_without_allow_token_exchange_the_tool_names_the_fix(demo: Demo) -> None
     message = text_of(result)
     assert "allowTokenExchange" in message and demo.mcp_app_id in message
     assert ProductStore(demo.db).count() == 1  # nothing was created
+
+
+def test_reorder_works_end_to_end_from_python_m_demo_api(tmp_path: Path) -> None:
+    """What ``make demo`` runs: the embedded dev issuer registers shopping-mcp with token
+    exchange on and the dev user; a user's call of the tool reaches the REST API as the
+    user, through the MCP server's app."""
+    from .servers import wait_until
+    from .test_demo_main import free_port, run_demo
+
+    store = ProductStore(tmp_path / "demo.sqlite3")
+    store.create(name="Green tea", price=4.5, description="", app_id="seed")
+    store.close()
+    port, issuer_port = free_port(), free_port()
+    with run_demo(tmp_path, port, issuer_port):
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, timeout=60, interval=0.2)
+        state = open_issuer(tmp_path / ".logto-dev", issuer=f"http://127.0.0.1:{issuer_port}/oidc")
+        mcp_app = state.find_app(MCP_SERVER)
+        assert mcp_app is not None
+        demo = Demo(
+            f"http://127.0.0.1:{issuer_port}",
+            f"http://127.0.0.1:{port}/mcp",
+            str(tmp_path / "demo.sqlite3"),
+            mcp_app.app_id,
+            LogtoM2MClient(endpoint=f"http://127.0.0.1:{issuer_port}", app_id="x", app_secret="y"),
+            Directory.open(tmp_path / ".logto-dev"),
+        )
+
+        async def main() -> Any:
+            token = await user_token(demo)
+            return await reorder(demo, headers={"Authorization": f"Bearer {token}"})
+
+        result = anyio.run(main)
+    assert not result.is_error, text_of(result)
+    (entry,) = ProductStore(demo.db).audit(json.loads(text_of(result))["id"])
+    assert (entry.subject, entry.client_id) == (DEFAULT_USER_ID, mcp_app.app_id)
