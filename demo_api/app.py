@@ -153,7 +153,8 @@ def create_app(
     guard = guard or build_guard(settings)
     verifier = mcp_verifier or build_mcp_verifier(settings, guard)
     store = ProductStore(settings.db_path)
-    mcp = create_mcp_server(store, verifier, build_reorderer(settings))
+    reorderer = build_reorderer(settings)
+    mcp = create_mcp_server(store, verifier, reorderer)
     mcp_asgi = mcp_app(mcp, verifier)
 
     @asynccontextmanager
@@ -169,6 +170,7 @@ def create_app(
             raise
         finally:
             await verifier.aclose()
+            await reorderer.aclose()
             store.close()
 
     app = FastAPI(

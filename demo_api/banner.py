@@ -88,7 +88,7 @@ def mcp_instructions(*, endpoint: str, basic: str, mcp_resource: str) -> list[st
         "#           await session.initialize()",
         '#           print(await session.call_tool("list_products", {}))',
         "#   anyio.run(main)",
-        "# 5. Act for a user: log in as the dev user from an MCP client (MCP Inspector, or the",
+        "# 4b. Act for a user: log in as the dev user from an MCP client (MCP Inspector, or the",
         "#    SDK's OAuthClientProvider: authorization code + PKCE, auto-approved on loopback),",
         '#    then call_tool("reorder_product", {"product_id": 1}): the MCP server exchanges',
         f"#    your token for one to the REST API (app {MCP_SERVER}); it never passes yours on.",

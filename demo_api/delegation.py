@@ -49,6 +49,11 @@ class Reorderer:
         self.audience = audience
         self._transport = transport
 
+    async def aclose(self) -> None:
+        """Close the M2M client's connections (on shutdown)."""
+        if self.m2m is not None:
+            await self.m2m.aclose()
+
     def _auth(self, token: str, subject: str, client_id: str) -> httpx.Auth:
         assert self.m2m is not None
         if subject == client_id:  # an M2M caller: no user to act for

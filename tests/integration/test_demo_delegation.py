@@ -113,9 +113,9 @@ def test_a_users_call_reaches_the_rest_api_as_the_user_through_the_mcp_app(demo:
 
 def test_an_m2m_caller_gets_the_mcp_servers_own_token_no_exchange(demo: Demo) -> None:
     async def main() -> Any:
-        return await reorder(
-            demo, auth=demo.writer.mcp_auth(resource=demo.resource, scopes=["write:products"])
-        )
+        async with demo.writer as writer:
+            auth = writer.mcp_auth(resource=demo.resource, scopes=["write:products"])
+            return await reorder(demo, auth=auth)
 
     result = anyio.run(main)
     assert not result.is_error, text_of(result)
