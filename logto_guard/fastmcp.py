@@ -42,6 +42,7 @@ from ._authenticator import Authenticator
 from ._errors import ConfigurationError
 from ._mcp_http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from ._mcp_request import ASGIApp, Receive, Scope, Send
+from ._policy import Policy
 
 __all__ = ["LogtoProvider", "LogtoTokenVerifier"]
 
@@ -87,6 +88,8 @@ class LogtoProvider(RemoteAuthProvider):
         allowed_origins: browser origins allowed to call the MCP endpoint (default: the
             origin of ``base_url``); a request with another ``Origin`` is a 403, as
             streamable HTTP requires (FastMCP's own Host/Origin guard is off by default).
+        policy: who may call beyond scopes (:class:`~logto_guard.Policy`: allowed App
+            IDs, actor and delegated tokens); a refusal is a 403 before FastMCP runs.
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
     """
@@ -101,6 +104,7 @@ class LogtoProvider(RemoteAuthProvider):
         scopes_supported: Sequence[str] | None = None,
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         allowed_origins: Sequence[str] | None = None,
+        policy: Policy | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
@@ -130,6 +134,7 @@ class LogtoProvider(RemoteAuthProvider):
             else list(allowed_origins)
         )
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
+        self.policy = policy
         super().__init__(
             token_verifier=LogtoTokenVerifier(
                 authenticator=self.authenticator, required_scopes=required_scopes
@@ -198,5 +203,6 @@ class _RefusalGate:
                 tool_scopes=provider.tool_scopes,
                 scopes_supported=provider.logto_scopes_supported,
                 allowed_origins=provider.allowed_origins,
+                policy=provider.policy,
             )
         await self.gate(scope, receive, send)

@@ -95,3 +95,46 @@ async def test_actor_tokens_are_refused_when_the_policy_says_so() -> None:
     assert responses[0].status_code == 403
     assert "actor tokens not allowed" in responses[0].headers["www-authenticate"]
     assert ran == []
+
+
+async def test_fastmcp_provider_applies_the_policy_before_the_tool_runs() -> None:
+    pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
+    from fastmcp import FastMCP
+
+    from logto_guard.fastmcp import LogtoProvider
+
+    fake = _fake()
+    provider = LogtoProvider(
+        endpoint=fake.endpoint,
+        base_url=ORIGIN,
+        policy=Policy(clients=["agent-app"]),
+        http_client=fake.http_client(),
+        allow_insecure_http=True,
+        clock=CLOCK,
+    )
+    mcp = FastMCP("shop", auth=provider)
+    ran: list[str] = []
+
+    @mcp.tool()
+    def create_product(name: str) -> str:
+        ran.append(name)
+        return name
+
+    inner = mcp.http_app(path="/mcp", json_response=True, stateless_http=True)
+    transport = httpx.ASGITransport(app=inner)
+    other = fake.token(client_id="other-app", sub="other-app")
+    agent = fake.token(client_id="agent-app", sub="user-1")
+    async with (
+        inner.router.lifespan_context(inner),
+        httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client,
+    ):
+        refused = await client.post(
+            "/mcp", json=CALL, headers={**ACCEPT, "Authorization": f"Bearer {other}"}
+        )
+        allowed = await client.post(
+            "/mcp", json=CALL, headers={**ACCEPT, "Authorization": f"Bearer {agent}"}
+        )
+    assert refused.status_code == 403
+    assert "client not allowed" in refused.headers["www-authenticate"]
+    assert allowed.status_code == 200
+    assert ran == ["Tea"]
