@@ -38,7 +38,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from logto_guard import Authenticator, AuthError
+from logto_guard import Authenticator, AuthError, KeysUnavailableError
 from logto_guard.testing import FakeClock, FakeLogto
 
 LEEWAY = 30
@@ -341,13 +341,19 @@ def test_guard_never_accepts_what_strict_pyjwt_refuses(
     if guard is None and reference is not None:
         raise AssertionError(f"guard ACCEPTS a token PyJWT refuses ({reference!r}): {token}")
     if guard is not None and reference is None:
-        if guard.description == "signature verification failed":
+        description = guard.description
+        if isinstance(guard, KeysUnavailableError):
+            # An unknown kid while a JWKS refetch is held back (1 s spacing) is a 503, the
+            # same deliberate difference as its 401; a 503 for the published kid is a bug.
+            assert dict(header).get("kid") != logto.signing_kid, token
+            description = "signing key not found"
+        if description == "signature verification failed":
             assert respelled, f"guard refuses a valid signature PyJWT accepts: {token}"
-        assert guard.description in DELIBERATE, (
+        assert description in DELIBERATE, (
             f"undocumented difference: guard refuses ({guard.reason}: {guard.description}), "
             f"PyJWT accepts: {token}"
         )
-        differential.stricter[guard.description] += 1
+        differential.stricter[description] += 1
 
 
 def test_differential_examples_reach_both_kinds_of_verdict(differential: Differential) -> None:
