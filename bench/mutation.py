@@ -26,10 +26,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: Module -> the test files that should notice any change to its checks.
 TARGETS: dict[str, list[str]] = {
-    "logto_guard/_validator.py": ["tests/test_validator.py", "tests/test_attacks.py"],
-    "logto_guard/_authenticator.py": ["tests/test_refusal_path.py", "tests/test_organizations.py"],
+    "logto_guard/_validator.py": [
+        "tests/test_validator.py",
+        "tests/test_attacks.py",
+        "tests/test_policy.py",
+        "tests/test_warm_path.py",
+    ],
+    "logto_guard/_authenticator.py": [
+        "tests/test_refusal_path.py",
+        "tests/test_organizations.py",
+        "tests/test_policy.py",
+        "tests/test_startup.py",
+        "tests/test_warm_path.py",
+    ],
     "logto_guard/_rfc6750.py": ["tests/test_refusal_path.py", "tests/test_fastapi.py"],
-    "logto_guard/_jwks_cache.py": ["tests/test_jwks.py"],
+    "logto_guard/_jwks_cache.py": [
+        "tests/test_jwks.py",
+        "tests/test_jwks_status.py",
+        "tests/test_warm_path.py",
+        "tests/integration/test_jwks_faults.py",
+    ],
     "logto_guard/_trusted_keys.py": ["tests/test_jwks.py", "tests/test_attacks.py"],
     "logto_guard/_jws.py": ["tests/test_validator.py", "tests/test_attacks.py"],
     "logto_guard/_mcp_http.py": ["tests/test_mcp.py"],
