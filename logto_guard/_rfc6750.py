@@ -53,6 +53,10 @@ def parse_authorization(values: Sequence[str]) -> str:
     return credentials
 
 
+#: RFC 6455 §7.4.1 (policy violation): how every front end closes a refused WebSocket.
+WEBSOCKET_REFUSAL_CODE = 1008
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """How to answer a refused request: status, headers and JSON body of one AuthError.

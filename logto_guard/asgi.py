@@ -28,7 +28,7 @@ from typing import Any
 
 from ._authenticator import Authenticator
 from ._policy import Policy
-from ._rfc6750 import Refusal, authorization_values
+from ._rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, authorization_values
 from ._status import Readiness
 
 __all__ = ["LogtoAuthMiddleware"]
@@ -38,8 +38,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1: the close code for a refused WebSocket
 
 
 class LogtoAuthMiddleware:
@@ -137,7 +135,7 @@ class LogtoAuthMiddleware:
 
 async def _refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
     if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+        await send({"type": "websocket.close", "code": WEBSOCKET_REFUSAL_CODE})
         return
     body = refusal.body_bytes()
     headers = [
@@ -163,8 +161,8 @@ class _ExpiringSession:
     async def _expire(self) -> Message:
         if not self._closed:
             self._closed = True
-            await self._send({"type": "websocket.close", "code": _POLICY_VIOLATION})
-        return {"type": "websocket.disconnect", "code": _POLICY_VIOLATION}
+            await self._send({"type": "websocket.close", "code": WEBSOCKET_REFUSAL_CODE})
+        return {"type": "websocket.disconnect", "code": WEBSOCKET_REFUSAL_CODE}
 
     async def receive(self) -> Message:
         if not self._accepted:  # the handshake itself was just authenticated

@@ -41,13 +41,10 @@ from ._openapi import document_guard, used_scopes
 from ._policy import Policy
 from ._relay import add_token_relay
 from ._resource_metadata import metadata_document, metadata_path, metadata_url
-from ._rfc6750 import Refusal
+from ._rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal
 from ._status import Readiness
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
-
-
-_POLICY_VIOLATION = 1008  # RFC 6455 §7.4.1: the close code for a refused WebSocket
 
 
 class GuardHTTPException(HTTPException):
@@ -191,7 +188,7 @@ class LogtoGuard(SecurityBase):
         )
         if isinstance(result, Refusal):
             if request.scope["type"] == "websocket":
-                raise WebSocketException(_POLICY_VIOLATION, result.error.description)
+                raise WebSocketException(WEBSOCKET_REFUSAL_CODE, result.error.description)
             raise self.make_http_error(result)
         return result  # type: ignore[return-value]  # None only with auto_error=False
 
