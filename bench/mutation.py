@@ -26,29 +26,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: Module -> the test files that should notice any change to its checks.
 TARGETS: dict[str, list[str]] = {
-    "logto_guard/_validator.py": [
+    "logto_guard/_core/validator.py": [
         "tests/test_validator.py",
         "tests/test_attacks.py",
         "tests/test_policy.py",
         "tests/test_warm_path.py",
     ],
-    "logto_guard/_authenticator.py": [
+    "logto_guard/_core/authenticator.py": [
         "tests/test_refusal_path.py",
         "tests/test_organizations.py",
         "tests/test_policy.py",
         "tests/test_startup.py",
         "tests/test_warm_path.py",
     ],
-    "logto_guard/_rfc6750.py": ["tests/test_refusal_path.py", "tests/test_fastapi.py"],
-    "logto_guard/_jwks_cache.py": [
+    "logto_guard/_core/rfc6750.py": ["tests/test_refusal_path.py", "tests/test_fastapi.py"],
+    "logto_guard/_core/jwks_cache.py": [
         "tests/test_jwks.py",
         "tests/test_jwks_status.py",
         "tests/test_warm_path.py",
         "tests/integration/test_jwks_faults.py",
     ],
-    "logto_guard/_trusted_keys.py": ["tests/test_jwks.py", "tests/test_attacks.py"],
-    "logto_guard/_jws.py": ["tests/test_validator.py", "tests/test_attacks.py"],
-    "logto_guard/_mcp_http.py": ["tests/test_mcp.py"],
+    "logto_guard/_core/trusted_keys.py": ["tests/test_jwks.py", "tests/test_attacks.py"],
+    "logto_guard/_core/jws.py": ["tests/test_validator.py", "tests/test_attacks.py"],
+    "logto_guard/_mcp/http.py": ["tests/test_mcp.py"],
     "logto_guard/asgi.py": ["tests/test_asgi.py"],
 }
 _FLIP = {

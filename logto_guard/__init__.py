@@ -7,15 +7,15 @@ See :class:`LogtoGuard` for the FastAPI entry point.
 
 import typing as _typing
 
-from ._authenticator import Authenticator
-from ._config import (
+from ._core.authenticator import Authenticator
+from ._core.config import (
     DEFAULT_ALGORITHMS,
     ORGANIZATION_AUDIENCE,
     ORGANIZATION_AUDIENCE_PREFIX,
     SUPPORTED_ALGORITHMS,
     GuardConfig,
 )
-from ._errors import (
+from ._core.errors import (
     ActorNotAllowedError,
     AlgorithmError,
     AuthError,
@@ -39,23 +39,23 @@ from ._errors import (
     PolicyError,
     UnknownKeyError,
 )
-from ._identity import AuthInfo
-from ._jwks_cache import JWKSCache
-from ._policy import Policy
-from ._rfc6750 import Refusal
-from ._status import Readiness, Stats
-from ._trusted_keys import TrustedKey
-from ._validator import TokenValidator
+from ._core.identity import AuthInfo
+from ._core.jwks_cache import JWKSCache
+from ._core.policy import Policy
+from ._core.rfc6750 import Refusal
+from ._core.status import Readiness, Stats
+from ._core.trusted_keys import TrustedKey
+from ._core.validator import TokenValidator
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:  # type checkers see the real name; no __getattr__ hides typos
-    from .fastapi import LogtoGuard
+    from ._fastapi.scheme import LogtoGuard
 else:
 
     def __getattr__(name: str) -> object:
         # FastAPI loads only for users of LogtoGuard: MCP-only and ASGI users never pay.
         if name == "LogtoGuard":
-            from .fastapi import LogtoGuard
+            from ._fastapi.scheme import LogtoGuard
 
             globals()["LogtoGuard"] = LogtoGuard
             return LogtoGuard

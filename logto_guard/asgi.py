@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable, Collection, MutableMapping, Seq
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from ._authenticator import Authenticator
-from ._policy import Policy
-from ._rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, authorization_values
-from ._status import Readiness
+from ._core.authenticator import Authenticator
+from ._core.policy import Policy
+from ._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, authorization_values
+from ._core.status import Readiness
 
 __all__ = ["LogtoAuthMiddleware"]
 

@@ -30,7 +30,7 @@ from logto_guard import Authenticator, GuardConfig
 from logto_guard._cli import main
 from logto_guard._cli._inspect_command import verdict_of
 from logto_guard._cli._report import duration, inspect_token, show
-from logto_guard._trusted_keys import parse_jwks
+from logto_guard._core.trusted_keys import parse_jwks
 from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from logto_guard import JWKSCache, KeysUnavailableError, UnknownKeyError
-from logto_guard._config import SUPPORTED_ALGORITHMS
-from logto_guard._trusted_keys import parse_jwks
+from logto_guard._core.config import SUPPORTED_ALGORITHMS
+from logto_guard._core.trusted_keys import parse_jwks
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio

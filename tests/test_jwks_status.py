@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from logto_guard import JWKSCache, KeysUnavailableError
-from logto_guard._config import SUPPORTED_ALGORITHMS
+from logto_guard._core.config import SUPPORTED_ALGORITHMS
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio

@@ -68,3 +68,31 @@ def test_logto_guard_is_still_importable_from_the_root() -> None:
 
     assert LogtoGuard is Direct is logto_guard.LogtoGuard
     assert "LogtoGuard" in dir(logto_guard)
+
+
+def test_every_core_module_imports_no_front_end_and_no_extra() -> None:
+    """The folder is the room: ``_core`` loads no web framework, no MCP SDK, no server.
+
+    (OpenTelemetry's API is used by ``_core.metrics`` when it happens to be installed.)
+    """
+    result = run(
+        """
+        import pkgutil, importlib, sys
+        import logto_guard._core as core
+        names = [m.name for m in pkgutil.iter_modules(core.__path__)]
+        for name in names:
+            importlib.import_module(f"logto_guard._core.{name}")
+        foreign = {"fastapi", "starlette", "mcp", "fastmcp", "uvicorn", "httpx2"}
+        ours = {"logto_guard._fastapi", "logto_guard._mcp", "logto_guard.fastapi",
+                "logto_guard.mcp", "logto_guard.fastmcp", "logto_guard.asgi"}
+        loaded = sorted(
+            m for m in sys.modules
+            if m.split(".")[0] in foreign or any(m == o or m.startswith(o + ".") for o in ours)
+        )
+        print(len(names), loaded)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    count, loaded = result.stdout.strip().split(" ", 1)
+    assert int(count) >= 15
+    assert loaded == "[]"

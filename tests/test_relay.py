@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI, Security
 
 from logto_guard import AuthInfo, LogtoGuard
-from logto_guard._relay import add_token_relay
-from logto_guard._relay._limits import KeyedBuckets, RateLimit, try_acquire
+from logto_guard._fastapi.relay import add_token_relay
+from logto_guard._fastapi.relay._limits import KeyedBuckets, RateLimit, try_acquire
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from logto_guard import ConfigurationError
-from logto_guard._resource_metadata import (
+from logto_guard._core.resource_metadata import (
     metadata_document,
     metadata_path,
     metadata_url,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from logto_guard import Authenticator, AuthInfo, ConfigurationError
-from logto_guard._rfc6750 import Refusal
+from logto_guard._core.rfc6750 import Refusal
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio

@@ -28,7 +28,7 @@ from typing import TextIO
 
 import httpx
 
-from .._config import DEFAULT_LEEWAY, DEFAULT_TYP, SUPPORTED_ALGORITHMS
+from .._core.config import DEFAULT_LEEWAY, DEFAULT_TYP, SUPPORTED_ALGORITHMS
 from .._version import __version__
 from ._common import DEFAULT_SECRET_ENV, EXIT_USAGE, IO, UsageError
 from ._inspect_command import run_inspect

@@ -9,11 +9,11 @@ from typing import TextIO
 
 import httpx
 
-from .._authenticator import Authenticator
-from .._config import SUPPORTED_ALGORITHMS
-from .._errors import ConfigurationError, KeysUnavailableError
-from .._identity import AuthInfo
-from .._rfc6750 import Refusal
+from .._core.authenticator import Authenticator
+from .._core.config import SUPPORTED_ALGORITHMS
+from .._core.errors import ConfigurationError, KeysUnavailableError
+from .._core.identity import AuthInfo
+from .._core.rfc6750 import Refusal
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, IO, UsageError
 from ._report import Check, inspect_token, plural
 

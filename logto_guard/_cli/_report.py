@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from .._config import GuardConfig
-from .._errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
-from .._jws import (
+from .._core.config import GuardConfig
+from .._core.errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
+from .._core.jws import (
     COMPACT_JWS,
     decode_json_object,
     decode_signature,
@@ -31,7 +31,7 @@ from .._jws import (
     timestamp,
     valid_kid,
 )
-from .._trusted_keys import TrustedKey
+from .._core.trusted_keys import TrustedKey
 
 Status = Literal["PASS", "FAIL", "SKIP", "INFO"]
 _SHOW_LIMIT = 120

@@ -13,7 +13,7 @@ import json
 import warnings
 from datetime import datetime, timezone
 
-from .._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 from ..client import LogtoM2MClient, TokenRequestError
 from ._common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, IO, UsageError
 from ._report import show

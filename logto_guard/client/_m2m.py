@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from .._config import check_endpoint, check_url
-from .._errors import ConfigurationError
+from .._core.config import check_endpoint, check_url
+from .._core.errors import ConfigurationError
 from ._auth import BearerAuth, Plan, mcp_auth, scope_set
 from ._cache import AccessToken, TokenCache
 from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .._errors import LogtoGuardError
+from .._core.errors import LogtoGuardError
 from ._cache import AccessToken
 
 MAX_RESPONSE_BYTES = 256 * 1024

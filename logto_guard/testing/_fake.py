@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from .._authenticator import Authenticator
+from .._core.authenticator import Authenticator
 from ._signing import (
     LOGTO_JWKS_CACHE_CONTROL,
     PrivateKey,

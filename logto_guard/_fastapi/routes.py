@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from ._errors import ConfigurationError
+from .._core.errors import ConfigurationError
 
 
 def _depends_on(dependant: Any, uses: Callable[[object], bool]) -> bool:

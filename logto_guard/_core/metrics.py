@@ -26,10 +26,10 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from .._version import __version__
 
 if TYPE_CHECKING:
-    from ._authenticator import Authenticator
+    from .authenticator import Authenticator
 
 try:
     from opentelemetry import metrics as otel

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import (
+from .errors import (
     AuthError,
     CredentialsMissingError,
     InsufficientScopeError,

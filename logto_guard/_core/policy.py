@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from ._errors import (
+from .errors import (
     ActorNotAllowedError,
     ClientNotAllowedError,
     ConfigurationError,
     DelegationNotAllowedError,
 )
-from ._identity import AuthInfo
+from .identity import AuthInfo
 
 __all__ = ["Policy"]
 

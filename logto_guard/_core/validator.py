@@ -17,8 +17,8 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
-from ._errors import (
+from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
+from .errors import (
     AlgorithmError,
     ExpiredTokenError,
     ImmatureTokenError,
@@ -28,9 +28,9 @@ from ._errors import (
     MalformedTokenError,
     UnknownKeyError,
 )
-from ._identity import AuthInfo
-from ._jwks_cache import JWKSCache
-from ._jws import (
+from .identity import AuthInfo
+from .jwks_cache import JWKSCache
+from .jws import (
     COMPACT_JWS,
     decode_json_object,
     decode_signature,

@@ -15,11 +15,14 @@ from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-from ._authenticator import Authenticator
-from ._config import check_url
-from ._errors import AuthError, ConfigurationError, InsufficientScopeError
-from ._identity import AuthInfo
-from ._mcp_request import (
+from .._core.authenticator import Authenticator
+from .._core.config import check_url
+from .._core.errors import AuthError, ConfigurationError, InsufficientScopeError
+from .._core.identity import AuthInfo
+from .._core.policy import Policy
+from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
+from .._core.rfc6750 import Refusal, authorization_values, parse_authorization, refusal
+from .request import (
     ASGIApp,
     Receive,
     Scope,
@@ -30,9 +33,6 @@ from ._mcp_request import (
     routes_to,
     tool_calls,
 )
-from ._policy import Policy
-from ._resource_metadata import metadata_document, metadata_path, metadata_url
-from ._rfc6750 import Refusal, authorization_values, parse_authorization, refusal
 
 #: JSON-RPC 2.0 §5.1 leaves -32000..-32099 to the server; MCP names no code for a
 #: missing scope, so the step-up's JSON-RPC error uses this one (the HTTP 403 is what counts).

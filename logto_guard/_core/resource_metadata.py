@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._errors import ConfigurationError
+from .errors import ConfigurationError
 
 __all__ = [
     "WELL_KNOWN_PREFIX",

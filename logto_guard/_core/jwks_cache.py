@@ -28,16 +28,16 @@ from collections.abc import Callable, Collection, Mapping
 
 import httpx
 
-from ._bounded_body import read_bounded
-from ._config import (
+from .bounded_body import read_bounded
+from .config import (
     DEFAULT_JWKS_COOLDOWN,
     DEFAULT_JWKS_MAX_AGE,
     DEFAULT_JWKS_MIN_COOLDOWN,
     DEFAULT_JWKS_STALE_IF_ERROR,
     DEFAULT_JWKS_TIMEOUT,
 )
-from ._errors import KeysUnavailableError, UnknownKeyError
-from ._trusted_keys import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
+from .errors import KeysUnavailableError, UnknownKeyError
+from .trusted_keys import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
 
 logger = logging.getLogger("logto_guard")
 

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ._errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
+from .errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
 
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 MAX_KID_LENGTH = 1024

@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from ._signature import verify_signature
+from .signature import verify_signature
 
 MAX_JWKS_BYTES = 512 * 1024
 #: The one algorithm each EC curve signs with (RFC 7518 §3.4).

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from ._config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
-from ._errors import (
+from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
+from .errors import (
     AuthError,
     ConfigurationError,
     CredentialsMissingError,
@@ -26,15 +26,15 @@ from ._errors import (
     OrganizationMismatchError,
     OrganizationTokenError,
 )
-from ._identity import AuthInfo
-from ._jwks_cache import JWKSCache
-from ._metrics import instrument
-from ._policy import Policy
-from ._refusal_log import RefusalLog
-from ._rfc6750 import Refusal, parse_authorization, refusal
-from ._status import Readiness, Stats
-from ._trusted_keys import TrustedKey
-from ._validator import TokenValidator
+from .identity import AuthInfo
+from .jwks_cache import JWKSCache
+from .metrics import instrument
+from .policy import Policy
+from .refusal_log import RefusalLog
+from .rfc6750 import Refusal, parse_authorization, refusal
+from .status import Readiness, Stats
+from .trusted_keys import TrustedKey
+from .validator import TokenValidator
 
 logger = logging.getLogger("logto_guard")
 

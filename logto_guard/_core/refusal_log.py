@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ._errors import AuthError
+from .errors import AuthError
 
 logger = logging.getLogger("logto_guard")
 #: At most one detailed refusal line (expected and received values) per kind per window.

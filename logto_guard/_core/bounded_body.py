@@ -13,7 +13,7 @@ import zlib
 
 import httpx
 
-from ._trusted_keys import JWKSFetchError
+from .trusted_keys import JWKSFetchError
 
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 

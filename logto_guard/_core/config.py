@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._errors import ConfigurationError
+from .errors import ConfigurationError
 
 #: Every asymmetric JWS algorithm the guard can verify. ``none`` and ``HS*`` are absent on
 #: purpose: a resource server never shares a secret with the issuer (RFC 8725 §3.1).
