@@ -28,7 +28,12 @@ from typing import Any
 
 from ._core.authenticator import Authenticator
 from ._core.policy import Policy
-from ._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, authorization_values
+from ._core.rfc6750 import (
+    WEBSOCKET_REFUSAL_CODE,
+    Refusal,
+    authorization_values,
+    send_refusal,
+)
 from ._core.status import Readiness
 
 __all__ = ["LogtoAuthMiddleware"]
@@ -103,7 +108,7 @@ class LogtoAuthMiddleware:
             policy=self.policy,
         )
         if isinstance(result, Refusal):
-            await _refuse(result, scope, send)
+            await send_refusal(scope, send, result)
             return
         scope["auth"] = result
         if result is not None and scope["type"] == "websocket" and self.close_websockets_at_expiry:
@@ -131,21 +136,6 @@ class LogtoAuthMiddleware:
     def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
         """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``."""
         return self.authenticator.lifespan(app)
-
-
-async def _refuse(refusal: Refusal, scope: Scope, send: Send) -> None:
-    if scope["type"] == "websocket":
-        await send({"type": "websocket.close", "code": WEBSOCKET_REFUSAL_CODE})
-        return
-    body = refusal.body_bytes()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    for name, value in refusal.headers.items():
-        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
-    await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class _ExpiringSession:

@@ -144,7 +144,8 @@ async def test_websocket_handshake_is_guarded(logto: FakeLogto, clock: FakeClock
 
     scope: Scope = {"type": "websocket", "path": "/ws", "headers": []}
     await middleware(scope, receive, send)
-    assert sent == [{"type": "websocket.close", "code": 1008}]
+    # As the FastAPI front end closes it: 1008 and the refusal's description.
+    assert sent == [{"type": "websocket.close", "code": 1008, "reason": "bearer token required"}]
     assert seen == []
     token = logto.token().encode()
     scope = {

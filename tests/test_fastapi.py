@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, Security
+from fastapi import FastAPI, Request, Security
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from logto_guard import AuthInfo, LogtoGuard
 from logto_guard.testing import FakeClock, FakeLogto
@@ -188,17 +190,43 @@ async def test_lowercase_scheme_and_extra_spaces_are_accepted(
     assert response.status_code == 200
 
 
-async def test_without_install_errors_keep_status_and_header(
+@pytest.mark.parametrize("install", [True, False])
+async def test_errors_carry_the_documented_body_with_or_without_install(
+    logto: FakeLogto, clock: FakeClock, install: bool
+) -> None:
+    app = build_app(logto, clock, install=install)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+    ) as client:
+        bad = await client.get("/products", headers=bearer("x.y.z"))
+        short = await client.get("/products", headers=bearer(logto.token(scopes=["other"])))
+    assert bad.status_code == 401
+    assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+    assert bad.json() == {
+        "detail": "token header is not valid base64url JSON",
+        "error": "invalid_token",
+    }
+    assert short.status_code == 403
+    assert 'error="insufficient_scope"' in short.headers["www-authenticate"]
+    assert short.json()["error"] == "insufficient_scope"
+
+
+async def test_without_install_an_apps_own_http_exception_handler_is_kept(
     logto: FakeLogto, clock: FakeClock
 ) -> None:
     app = build_app(logto, clock, install=False)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def own(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"oops": exc.detail}, exc.status_code, headers=exc.headers)
+
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
     ) as client:
         response = await client.get("/products", headers=bearer("x.y.z"))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
-    assert response.json() == {"detail": "token header is not valid base64url JSON"}
+    assert response.json() == {"oops": "token header is not valid base64url JSON"}
 
 
 async def test_auto_error_false_yields_none_only_without_credentials(

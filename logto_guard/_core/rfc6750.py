@@ -1,15 +1,17 @@
 """RFC 6750 on the wire: reading ``Authorization`` and writing refusals.
 
 :func:`refusal` is the one place where an :class:`AuthError` becomes a status, headers and
-a JSON body; every front end (FastAPI, ASGI, MCP, the dev issuer's stand-in) sends what it
-returns, so all of them answer exactly alike.
+a JSON body, :func:`json_bytes` the one JSON encoding and :meth:`Refusal.raw_headers` the
+one header list. :func:`send_refusal` is the one ASGI writer (the ASGI and MCP middleware,
+and a :class:`Refusal` used as an ASGI app, as the dev issuer's stand-in does); the FastAPI
+front end's Starlette response carries the same bytes. So all of them answer exactly alike.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +57,34 @@ def parse_authorization(values: Sequence[str]) -> str:
 
 #: RFC 6455 §7.4.1 (policy violation): how every front end closes a refused WebSocket.
 WEBSOCKET_REFUSAL_CODE = 1008
+#: RFC 6455 §5.5: a close frame's payload is at most 125 bytes, 2 of them the code.
+_MAX_CLOSE_REASON = 123
+
+_Message = MutableMapping[str, Any]
+_Send = Callable[[_Message], Awaitable[None]]
+
+
+def json_bytes(value: Any) -> bytes:
+    """The one JSON encoding of every answer logto-guard writes: compact UTF-8 (as
+    Starlette's ``JSONResponse`` encodes)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_headers(body: bytes, headers: Mapping[str, str] = {}) -> list[tuple[bytes, bytes]]:
+    """The raw ASGI headers of a JSON answer: content type, length of ``body``, ``headers``."""
+    return [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("latin-1")),
+        *((name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in headers.items()),
+    ]
+
+
+def websocket_close_reason(description: str) -> str:
+    """The close reason of a refused WebSocket: the description, cut to fit a close frame."""
+    encoded = description.encode("utf-8")
+    if len(encoded) <= _MAX_CLOSE_REASON:
+        return description
+    return encoded[:_MAX_CLOSE_REASON].decode("utf-8", "ignore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +104,41 @@ class Refusal:
     body: Mapping[str, Any]
 
     def body_bytes(self) -> bytes:
-        """The body as compact UTF-8 JSON."""
-        return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
+        """The body as compact UTF-8 JSON (:func:`json_bytes`)."""
+        return json_bytes(self.body)
+
+    def raw_headers(self, body: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Every response header as ASGI sends it: ``content-type``, ``content-length`` (of
+        ``body``, by default :meth:`body_bytes`), then ``www-authenticate`` or
+        ``retry-after``."""
+        return json_headers(self.body_bytes() if body is None else body, self.headers)
+
+    async def __call__(
+        self, scope: _Message, receive: Callable[[], Awaitable[_Message]], send: _Send
+    ) -> None:
+        """Answer as an ASGI app (a Starlette endpoint may return the refusal itself): the
+        status, :meth:`raw_headers` and :meth:`body_bytes`; a WebSocket is closed with
+        :data:`WEBSOCKET_REFUSAL_CODE` before it is accepted."""
+        await send_refusal(scope, send, self)
+
+
+async def send_json(send: _Send, status: int, body: bytes, headers: Mapping[str, str] = {}) -> None:
+    """Send a JSON answer (``body`` already encoded) on an ASGI ``send``."""
+    raw = json_headers(body, headers)
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_refusal(scope: _Message, send: _Send, refusal: Refusal, body: Any = None) -> None:
+    """The one ASGI writer of a :class:`Refusal`: its status, headers and JSON body (or
+    ``body`` instead, e.g. a JSON-RPC error), or for a WebSocket handshake a close with
+    :data:`WEBSOCKET_REFUSAL_CODE` and the description as reason."""
+    if scope["type"] == "websocket":
+        reason = websocket_close_reason(refusal.error.description)
+        await send({"type": "websocket.close", "code": WEBSOCKET_REFUSAL_CODE, "reason": reason})
+        return
+    payload = refusal.body_bytes() if body is None else json_bytes(body)
+    await send_json(send, refusal.status_code, payload, refusal.headers)
 
 
 def refusal(exc: AuthError, realm: str, *, resource_metadata: str | None = None) -> Refusal:

@@ -9,7 +9,7 @@ import copy
 import time
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, cast
+from typing import Any, Generic, Literal, cast, overload
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request, WebSocketException
@@ -22,38 +22,30 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
+# FastAPI depends on typing_extensions; its TypeVar takes a default (PEP 696) on 3.10.
+from typing_extensions import TypeVar
+
 from .._core.authenticator import Authenticator
 from .._core.errors import ConfigurationError
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
-from .._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal
+from .._core.rfc6750 import (
+    WEBSOCKET_REFUSAL_CODE,
+    Refusal,
+    authorization_values,
+    websocket_close_reason,
+)
 from .._core.status import Readiness
+from .errors import GuardHTTPException, answer_refusals_in, guard_exception_handler
 from .openapi import document_guard, used_scopes
 from .relay import add_token_relay
 from .routes import check_organization_parameter
 
 __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
 
-
-class GuardHTTPException(HTTPException):
-    """The HTTP form of a :class:`Refusal`; ``auth_error`` keeps the evidence."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        self.refusal = refusal
-        self.auth_error = refusal.error
-        super().__init__(
-            status_code=refusal.status_code,
-            detail=refusal.error.description,
-            headers=dict(refusal.headers),
-        )
-
-
-async def guard_exception_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Answer a :class:`GuardHTTPException` with the RFC 6750 JSON body and headers."""
-    assert isinstance(exc, GuardHTTPException)
-    refusal = exc.refusal
-    return JSONResponse(dict(refusal.body), refusal.status_code, headers=dict(refusal.headers))
+#: What a guard hands the route: ``AuthInfo``, or ``AuthInfo | None`` with ``auto_error=False``.
+Caller = TypeVar("Caller", bound="AuthInfo | None", default=AuthInfo)
 
 
 def _default_description(audience: str) -> str:
@@ -65,7 +57,7 @@ def _default_description(audience: str) -> str:
     )
 
 
-class LogtoGuard(SecurityBase):
+class LogtoGuard(SecurityBase, Generic[Caller]):
     """Security scheme accepting Logto access tokens for one API resource.
 
     Use it as ``auth: AuthInfo = Security(guard, scopes=[...])``: every listed scope is
@@ -82,7 +74,8 @@ class LogtoGuard(SecurityBase):
             ``urn:logto:organization:<id>``; with an API audience (organization-level API
             resources) its ``organization_id`` claim must equal ``<id>``.
         auto_error: when False, a request without credentials yields ``None`` instead of
-            401; invalid credentials are still refused.
+            401; invalid credentials are still refused. The guard is then a
+            ``LogtoGuard[AuthInfo | None]`` (type checkers see the ``None``).
         scheme_name: the OpenAPI security scheme name (default ``LogtoGuard``).
         description: the OpenAPI scheme description.
         http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one).
@@ -101,6 +94,38 @@ class LogtoGuard(SecurityBase):
     #: The route policy of a guard made by :meth:`policy` (``None``: scopes only).
     route_policy: Policy | None = None
 
+    @overload
+    def __init__(
+        self: LogtoGuard[AuthInfo],
+        *,
+        endpoint: str,
+        audience: str,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: Literal[True] = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: LogtoGuard[AuthInfo | None],
+        *,
+        endpoint: str,
+        audience: str,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: bool,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Any,
+    ) -> None: ...
     def __init__(
         self,
         *,
@@ -145,7 +170,7 @@ class LogtoGuard(SecurityBase):
             description=description or _default_description(config.audience),
         )
 
-    async def __call__(self, request: HTTPConnection, security_scopes: SecurityScopes) -> AuthInfo:
+    async def __call__(self, request: HTTPConnection, security_scopes: SecurityScopes) -> Caller:
         """Authenticate ``request`` (an HTTP request or a WebSocket handshake) and require
         ``security_scopes``; raise on failure.
 
@@ -153,22 +178,20 @@ class LogtoGuard(SecurityBase):
         before it is accepted. Like the ASGI middleware, the socket is authenticated once,
         at its handshake.
         """
-        # Straight from the ASGI scope (names are lower-case there): Starlette's Headers
-        # object costs a microsecond the warm path does not need.
-        values = [v for k, v in request.scope["headers"] if k == b"authorization"]
+        # Straight from the ASGI scope: Starlette's Headers object costs a microsecond the
+        # warm path does not need.
+        values = authorization_values(request.scope["headers"])
         authenticator = self.authenticator
         organization_id = None
         if self.organization is not None:
             # A WebSocket handshake carries path parameters like a request does.
             organization_id = self.organization(cast(Request, request))
         elif len(values) == 1:
-            info = authenticator.peek(
-                values[0].decode("latin-1"), security_scopes.scopes, self.route_policy
-            )
+            info = authenticator.peek(values[0], security_scopes.scopes, self.route_policy)
             if info is not None:
-                return info
+                return cast(Caller, info)
         result = await authenticator.check(
-            [value.decode("latin-1") for value in values],
+            values,
             security_scopes.scopes,
             organization_id=organization_id,
             organization_required=self.organization is not None,
@@ -177,9 +200,14 @@ class LogtoGuard(SecurityBase):
         )
         if isinstance(result, Refusal):
             if request.scope["type"] == "websocket":
-                raise WebSocketException(WEBSOCKET_REFUSAL_CODE, result.error.description)
-            raise self.make_http_error(result)
-        return result  # type: ignore[return-value]  # None only with auto_error=False
+                reason = websocket_close_reason(result.error.description)
+                raise WebSocketException(WEBSOCKET_REFUSAL_CODE, reason)
+            error = self.make_http_error(result)
+            if isinstance(error, GuardHTTPException):
+                answer_refusals_in(request.scope)
+            raise error
+        # None only when auto_error=False, which makes Caller ``AuthInfo | None``.
+        return cast(Caller, result)
 
     def policy(
         self,
@@ -187,7 +215,7 @@ class LogtoGuard(SecurityBase):
         clients: Collection[str] | None = None,
         allow_actor: bool = True,
         allow_delegated: bool = True,
-    ) -> LogtoGuard:
+    ) -> LogtoGuard[Caller]:
         """A dependency for routes with a delegation policy, sharing this guard's keys,
         caches and OpenAPI scheme: ``Security(guard.policy(clients=[...]), scopes=[...])``.
 

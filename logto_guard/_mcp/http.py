@@ -10,7 +10,6 @@ serves the protected-resource metadata document.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -21,7 +20,15 @@ from .._core.errors import AuthError, ConfigurationError, InsufficientScopeError
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
-from .._core.rfc6750 import Refusal, authorization_values, parse_authorization, refusal
+from .._core.rfc6750 import (
+    Refusal,
+    authorization_values,
+    json_bytes,
+    parse_authorization,
+    refusal,
+    send_json,
+    send_refusal,
+)
 from .request import (
     ASGIApp,
     Receive,
@@ -92,17 +99,6 @@ def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[s
 
 def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in pairs.items()]
-
-
-async def _send_json(send: Send, status: int, body: Any, headers: Mapping[str, str]) -> None:
-    payload = json.dumps(body).encode("utf-8")
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(payload)).encode()),
-        *_headers(headers),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
 
 
 class MCPAuthMiddleware:
@@ -194,7 +190,7 @@ class MCPAuthMiddleware:
             await self.app(scope, receive, send)
             return
         if self.allowed_origins is not None and not self._origin_allowed(scope):
-            await _send_json(send, 403, {"detail": "origin not allowed"}, {})
+            await send_json(send, 403, json_bytes({"detail": "origin not allowed"}))
             return
         values = authorization_values(scope.get("headers", []))
         # The warm path first: a token already verified needs no await.
@@ -204,18 +200,18 @@ class MCPAuthMiddleware:
             try:
                 info = await authenticator.authenticate(values, policy=policy)
             except AuthError as exc:
-                await self._refuse(send, self.refuse(exc, self.required_scopes))
+                await send_refusal(scope, send, self.refuse(exc, self.required_scopes))
                 return
         needed = list(self.required_scopes)
         denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
             body = await read_body(receive, self.max_body_size)
             if body is None:
-                await _send_json(send, 413, {"detail": "request body too large"}, {})
+                await send_json(send, 413, json_bytes({"detail": "request body too large"}))
                 return
             calls = tool_calls(body)
             if calls is None:
-                await _send_json(send, 400, _PARSE_ERROR, {})
+                await send_json(send, 400, json_bytes(_PARSE_ERROR))
                 return
             for message_id, name in calls:
                 wanted = self.tool_scopes.get(name, ())
@@ -226,7 +222,7 @@ class MCPAuthMiddleware:
         needed = list(dict.fromkeys(needed))
         if not info.scopes.issuperset(needed):
             answer = self.refuse(InsufficientScopeError(needed, info.scopes))
-            await self._refuse(send, answer, _step_up(denied, needed) if denied else None)
+            await send_refusal(scope, send, answer, _step_up(denied, needed) if denied else None)
             return
         reset = _verified.set((parse_authorization(values), info))
         try:
@@ -261,11 +257,7 @@ class MCPAuthMiddleware:
             await send({"type": "http.response.start", "status": 204, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
             return
-        await _send_json(send, 200, self.metadata, cors)
-
-    async def _refuse(self, send: Send, refusal: Refusal, body: Any = None) -> None:
-        answer = refusal.body if body is None else body
-        await _send_json(send, refusal.status_code, answer, refusal.headers)
+        await send_json(send, 200, json_bytes(self.metadata), cors)
 
 
 _PARSE_ERROR = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}

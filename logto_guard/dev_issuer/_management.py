@@ -32,6 +32,9 @@ MANAGEMENT_SCOPE = "all"
 class ManagementStandIn:
     """``GET /api/applications`` and the guard in front of it.
 
+    A refusal is answered by the :class:`~logto_guard.Refusal` itself (an ASGI app, which
+    a Starlette endpoint may return), so it reads exactly as the library's front ends.
+
     The guard reads the issuer's keys straight from ``state`` (an in-process transport,
     no socket); :meth:`lifespan` closes its client when the issuer app stops.
     """
@@ -55,25 +58,25 @@ class ManagementStandIn:
         self._state.reload_if_changed()
         return httpx.Response(200, content=json.dumps(self._state.jwks()).encode())
 
-    async def applications(self, request: Request) -> Response:
+    async def applications(self, request: Request) -> Response | Refusal:
         """List the registered apps (never their secrets) to a caller with scope ``all``."""
         result = await self._guard.check(
             request.headers.getlist("authorization"), [MANAGEMENT_SCOPE]
         )
         if isinstance(result, Refusal):
-            return JSONResponse(result.body, result.status_code, headers=dict(result.headers))
+            return result  # an ASGI app: the library's own answer, byte for byte
         state = self._state
         state.reload_if_changed()
         apps = [{"id": a.app_id, "name": a.name, "type": "MachineToMachine"} for a in state.apps]
         return JSONResponse(apps)
 
-    async def subject_tokens(self, request: Request) -> Response:
+    async def subject_tokens(self, request: Request) -> Response | Refusal:
         """``POST /api/subject-tokens {userId, context?}`` -> 201 ``{subjectToken, expiresIn}``."""
         result = await self._guard.check(
             request.headers.getlist("authorization"), [MANAGEMENT_SCOPE]
         )
         if isinstance(result, Refusal):
-            return JSONResponse(result.body, result.status_code, headers=dict(result.headers))
+            return result
         if self._runtime is None or self._directory is None:
             return JSONResponse({"code": "entity.not_found"}, 404)
         try:
