@@ -8,9 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import SecurityScopes
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing_extensions import assert_type
 
 from logto_guard import AuthInfo, LogtoGuard
+from logto_guard.fastapi import GuardHTTPException
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -253,6 +256,34 @@ async def test_auto_error_false_yields_none_only_without_credentials(
         assert (await client.get("/maybe", headers=bearer("x.y.z"))).status_code == 401
         ok = await client.get("/maybe", headers=bearer(logto.token()))
         assert ok.json() == {"client_id": logto.app_id}
+
+
+async def test_the_type_of_a_guard_says_whether_it_may_yield_none(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """Checked by mypy (``assert_type``) and at run time: no ``type: ignore`` hides ``None``."""
+    client = logto.http_client()
+    strict = LogtoGuard(
+        endpoint=logto.endpoint, audience=logto.audience, http_client=client, clock=clock
+    )
+    lenient = LogtoGuard(
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=client,
+        clock=clock,
+        auto_error=False,
+    )
+    assert_type(strict, LogtoGuard[AuthInfo])
+    assert_type(lenient, LogtoGuard[AuthInfo | None])
+    assert_type(lenient.policy(clients=["x"]), LogtoGuard[AuthInfo | None])
+    request = Request({"type": "http", "headers": [], "path_params": {}})
+    nobody = await lenient(request, SecurityScopes())
+    assert_type(nobody, AuthInfo | None)
+    assert nobody is None
+    request = Request({"type": "http", "headers": [(b"authorization", b"Bearer x.y.z")]})
+    with pytest.raises(GuardHTTPException) as refused:
+        assert_type(await strict(request, SecurityScopes()), AuthInfo)
+    assert refused.value.status_code == 401
 
 
 async def test_openapi_shows_client_credentials_scheme_and_scopes(

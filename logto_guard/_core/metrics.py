@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 try:
     from opentelemetry import metrics as otel
     from opentelemetry.metrics import CallbackOptions, Observation
+
+    _OTEL = True
 except ImportError:  # the optional extra is absent: metrics are off
-    otel = None  # type: ignore[assignment]
+    _OTEL = False
 
 
 class _Instruments:
@@ -123,7 +125,7 @@ _BY_PROVIDER: dict[int, _Instruments] = {}
 
 def instrument(guard: Authenticator, provider: Any = None) -> None:
     """Report ``guard``'s counters through OpenTelemetry (no-op without the API)."""
-    if otel is None:
+    if not _OTEL:
         return
     key = id(provider)  # None (the global provider) or an explicit one, kept alive below
     instruments = _BY_PROVIDER.get(key)

@@ -161,12 +161,12 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         self.authenticator.check_organization_source(organization)
         self.auto_error = auto_error
         self.scheme_name = scheme_name or type(self).__name__
+        # Kept typed: SecurityBase declares ``model`` as the base model, without flows.
+        self._client_credentials = OAuthFlowClientCredentials(
+            tokenUrl=config.token_endpoint, scopes=dict(scopes or {})
+        )
         self.model = OAuth2(
-            flows=OAuthFlows(
-                clientCredentials=OAuthFlowClientCredentials(
-                    tokenUrl=config.token_endpoint, scopes=dict(scopes or {})
-                )
-            ),
+            flows=OAuthFlows(clientCredentials=self._client_credentials),
             description=description or _default_description(config.audience),
         )
 
@@ -272,7 +272,7 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
 
     def _serve_resource_metadata(self, app: FastAPI, resource_url: str) -> None:
         issuers = self.authenticator.config.issuers
-        described = list(self.model.flows.clientCredentials.scopes)  # type: ignore[attr-defined]
+        described = list(self._client_credentials.scopes)
 
         async def metadata() -> JSONResponse:
             scopes = [*described, *used_scopes(app.openapi(), self.scheme_name)]
@@ -350,8 +350,7 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
             path=path,
             transport=transport,
         )
-        flows = self.model.flows  # type: ignore[attr-defined]
-        flows.clientCredentials.tokenUrl = path
+        self._client_credentials.tokenUrl = path
 
     async def aclose(self) -> None:
         """Close the JWKS HTTP client the guard created (call on application shutdown)."""

@@ -17,6 +17,7 @@ try:
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver.exceptions import ToolError
+    from pydantic import AnyHttpUrl
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     raise ImportError(
         "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
@@ -180,8 +181,8 @@ def auth_settings(
     so the SDK's own check agrees; it also silences the SDK's 3.0 deprecation warning).
     """
     return AuthSettings(
-        issuer_url=verifier.issuer,  # type: ignore[arg-type]  # pydantic parses str
-        resource_server_url=resource_server_url or verifier.resource_url,  # type: ignore[arg-type]
+        issuer_url=AnyHttpUrl(verifier.issuer),
+        resource_server_url=AnyHttpUrl(resource_server_url or verifier.resource_url),
         required_scopes=list(required_scopes) if required_scopes else None,
         validate_token_resource=True,
     )
