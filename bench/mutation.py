@@ -39,7 +39,12 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_startup.py",
         "tests/test_warm_path.py",
     ],
-    "logto_guard/_core/rfc6750.py": ["tests/test_refusal_path.py", "tests/test_fastapi.py"],
+    "logto_guard/_core/key_keeping.py": ["tests/test_startup.py", "tests/test_jwks_status.py"],
+    "logto_guard/_core/rfc6750.py": [
+        "tests/test_refusal_path.py",
+        "tests/test_fastapi.py",
+        "tests/test_refusal_writers.py",
+    ],
     "logto_guard/_core/jwks_cache.py": [
         "tests/test_jwks.py",
         "tests/test_jwks_status.py",

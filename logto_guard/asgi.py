@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ._core.authenticator import Authenticator
+from ._core.front_end import KeyLifecycle
 from ._core.policy import Policy
 from ._core.rfc6750 import (
     WEBSOCKET_REFUSAL_CODE,
@@ -34,7 +34,6 @@ from ._core.rfc6750 import (
     authorization_values,
     send_refusal,
 )
-from ._core.status import Readiness
 
 __all__ = ["LogtoAuthMiddleware"]
 
@@ -45,7 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class LogtoAuthMiddleware:
+class LogtoAuthMiddleware(KeyLifecycle):
     """Require a valid Logto access token (and ``required_scopes``) on every request.
 
     Args:
@@ -120,22 +119,6 @@ class LogtoAuthMiddleware:
     def clock(self) -> Callable[[], float]:
         """The clock tokens are checked against (the authenticator's)."""
         return self.authenticator.clock
-
-    async def aclose(self) -> None:
-        """Close the JWKS HTTP client (call on application shutdown)."""
-        await self.authenticator.aclose()
-
-    def readiness(self) -> Readiness:
-        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
-        return self.authenticator.readiness()
-
-    async def startup_check(self) -> Readiness:
-        """Fetch the keys once and keep them fresh in the background (see Authenticator)."""
-        return await self.authenticator.startup_check()
-
-    def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
-        """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``."""
-        return self.authenticator.lifespan(app)
 
 
 class _ExpiringSession:

@@ -7,11 +7,9 @@ Every front end (FastAPI, ASGI, MCP, the dev issuer's Management API stand-in) c
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -28,18 +26,17 @@ from .errors import (
 )
 from .identity import AuthInfo
 from .jwks_cache import JWKSCache
+from .key_keeping import KeyKeeping
 from .metrics import instrument
 from .policy import Policy
 from .refusal_log import RefusalLog
 from .rfc6750 import Refusal, parse_authorization, refusal
-from .status import Readiness, Stats
+from .status import Stats
 from .trusted_keys import TrustedKey
 from .validator import TokenValidator
 
-logger = logging.getLogger("logto_guard")
 
-
-class Authenticator:
+class Authenticator(KeyKeeping):
     """Turns ``Authorization`` header values into :class:`AuthInfo`, or a refusal.
 
     Args:
@@ -260,49 +257,6 @@ class Authenticator:
             jwks_fetches=dict(self._jwks.fetches),
         )
 
-    def readiness(self) -> Readiness:
-        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
-        jwks = self._jwks
-        fetched_at = jwks.fetched_at
-        age = None if fetched_at is None else max(0.0, self.clock() - fetched_at)
-        return Readiness(jwks.usable(), len(jwks.keys), age, jwks.last_error)
-
-    async def refresh_keys(self) -> Readiness:
-        """Fetch the JWKS now (failures keep the current keys) and report readiness."""
-        await self._jwks.refresh()
-        return self.readiness()
-
-    async def startup_check(self) -> Readiness:
-        """Fetch the keys once at startup and stop a misconfigured service from starting.
-
-        A JWKS answer that can only be a configuration mistake (HTTP 404, an HTML page,
-        JSON that is no key set) raises; an issuer that is merely unreachable (refused,
-        timeout, 5xx) only logs a warning, so a brief Logto outage during a deploy does not
-        become a crash loop: the service starts and is not ready until keys arrive.
-
-        Raises:
-            ConfigurationError: the JWKS URL answered something that is no JWKS.
-        """
-        readiness = await self.refresh_keys()
-        # Keep fetching without traffic (a pod that is not ready gets none): bounded
-        # backoff until keys arrive, then refreshes before max_age. Stopped by aclose().
-        self._jwks.start_keeper()
-        if not readiness.ready and self._jwks.last_error_is_misconfiguration:
-            self._jwks.stop_keeper()
-            raise ConfigurationError(
-                f"the JWKS at {self.config.jwks_uri} is not a Logto JWKS "
-                f"({readiness.last_error}): check endpoint= (the Logto endpoint without "
-                "/oidc, e.g. https://<tenant>.logto.app) and jwks_uri="
-            )
-        if not readiness.ready:
-            logger.warning(
-                "starting without signing keys: %s unreachable (%s); requests get 503 until "
-                "the keys arrive",
-                self.config.jwks_uri,
-                readiness.last_error,
-            )
-        return readiness
-
     def trust_keys_from(self, http_client: httpx.AsyncClient | None) -> Callable[[], None]:
         """Fetch keys with ``http_client`` from now on, forgetting keys and verified tokens
         (a testing hook: :mod:`logto_guard.testing` points a guard at a fake tenant).
@@ -323,20 +277,3 @@ class Authenticator:
     def key_source(self) -> JWKSCache:
         """The key source, to share with another front end: ``Authenticator(key_source=...)``."""
         return self._jwks
-
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
-        """Startup check, background key keeper, ``aclose`` on exit, in one line.
-
-        ``FastAPI(lifespan=authenticator.lifespan)`` or ``async with authenticator.lifespan():``
-        inside an existing lifespan.
-        """
-        try:
-            await self.startup_check()
-            yield
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the JWKS HTTP client this authenticator created."""
-        await self._jwks.aclose()

@@ -3,17 +3,17 @@ documented body even when :meth:`LogtoGuard.install` did not run."""
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, NoReturn
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, WebSocketException
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .._core.rfc6750 import Refusal
+from .._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, websocket_close_reason
 from .._starlette import RefusalResponse
 
-__all__ = ["GuardHTTPException", "answer_refusals_in", "guard_exception_handler"]
+__all__ = ["GuardHTTPException", "answer_refusals_in", "guard_exception_handler", "raise_refusal"]
 
 
 class GuardHTTPException(HTTPException):
@@ -52,3 +52,19 @@ def answer_refusals_in(scope: MutableMapping[str, Any]) -> None:
         return
     if handlers.get(StarletteHTTPException) is http_exception_handler:
         handlers[GuardHTTPException] = guard_exception_handler
+
+
+def raise_refusal(
+    scope: MutableMapping[str, Any],
+    refusal: Refusal,
+    make_http_error: Callable[[Refusal], HTTPException],
+) -> NoReturn:
+    """Raise what answers ``refusal`` on this connection: a WebSocket is closed with
+    code 1008 (RFC 6455 §7.4.1) before it is accepted, a request gets the HTTP error."""
+    if scope["type"] == "websocket":
+        reason = websocket_close_reason(refusal.error.description)
+        raise WebSocketException(WEBSOCKET_REFUSAL_CODE, reason)
+    error = make_http_error(refusal)
+    if isinstance(error, GuardHTTPException):
+        answer_refusals_in(scope)
+    raise error

@@ -79,3 +79,13 @@ def document_guard(schema: dict[str, Any], scheme_name: str) -> None:
     if guarded:
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas.setdefault(ERROR_SCHEMA_NAME, ERROR_SCHEMA)
+
+
+def default_description(audience: str) -> str:
+    """The OpenAPI description of a guard's scheme for ``audience``."""
+    # Swagger UI's Authorize dialog labels its fields client_id and client_secret: say
+    # what Logto's Console calls them.
+    return (
+        f"Logto access token for {audience}. In Authorize, client_id is the M2M app's"
+        " App ID and client_secret its App Secret (Logto Console: Applications)."
+    )

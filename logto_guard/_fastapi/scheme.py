@@ -12,33 +12,25 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Literal, cast, overload
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request, WebSocketException
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.models import OAuth2, OAuthFlowClientCredentials, OAuthFlows
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
-from starlette.routing import Route
 
 # FastAPI depends on typing_extensions; its TypeVar takes a default (PEP 696) on 3.10.
 from typing_extensions import TypeVar
 
 from .._core.authenticator import Authenticator
 from .._core.errors import ConfigurationError
+from .._core.front_end import KeyLifecycle
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
-from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
-from .._core.rfc6750 import (
-    WEBSOCKET_REFUSAL_CODE,
-    Refusal,
-    authorization_values,
-    websocket_close_reason,
-)
-from .._core.status import Readiness
-from .errors import GuardHTTPException, answer_refusals_in, guard_exception_handler
-from .openapi import document_guard, used_scopes
+from .._core.resource_metadata import metadata_url
+from .._core.rfc6750 import Refusal, authorization_values
+from .docs import complete_openapi, serve_resource_metadata, serve_swagger_login
+from .errors import GuardHTTPException, guard_exception_handler, raise_refusal
+from .openapi import default_description
 from .relay import add_token_relay
 from .routes import check_organization_parameter
 
@@ -48,21 +40,12 @@ __all__ = ["GuardHTTPException", "LogtoGuard", "guard_exception_handler"]
 Caller = TypeVar("Caller", bound="AuthInfo | None", default=AuthInfo)
 
 
-def _default_description(audience: str) -> str:
-    # Swagger UI's Authorize dialog labels its fields client_id and client_secret: say
-    # what Logto's Console calls them.
-    return (
-        f"Logto access token for {audience}. In Authorize, client_id is the M2M app's"
-        " App ID and client_secret its App Secret (Logto Console: Applications)."
-    )
-
-
-class LogtoGuard(SecurityBase, Generic[Caller]):
+class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
     """Security scheme accepting Logto access tokens for one API resource.
 
     Use it as ``auth: AuthInfo = Security(guard, scopes=[...])``: every listed scope is
-    required. Call :meth:`install` once so errors carry the full RFC 6750 JSON body and
-    the OpenAPI scheme lists every scope routes use.
+    required. Refusals carry the RFC 6750 JSON body; call :meth:`install` once so the
+    OpenAPI scheme lists every scope routes use and operations declare their refusals.
 
     Args:
         endpoint: the Logto endpoint, e.g. ``https://<tenant>.logto.app``.
@@ -167,7 +150,7 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         )
         self.model = OAuth2(
             flows=OAuthFlows(clientCredentials=self._client_credentials),
-            description=description or _default_description(config.audience),
+            description=description or default_description(config.audience),
         )
 
     async def __call__(self, request: HTTPConnection, security_scopes: SecurityScopes) -> Caller:
@@ -199,13 +182,7 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
             policy=self.route_policy,
         )
         if isinstance(result, Refusal):
-            if request.scope["type"] == "websocket":
-                reason = websocket_close_reason(result.error.description)
-                raise WebSocketException(WEBSOCKET_REFUSAL_CODE, reason)
-            error = self.make_http_error(result)
-            if isinstance(error, GuardHTTPException):
-                answer_refusals_in(request.scope)
-            raise error
+            raise_refusal(request.scope, result, self.make_http_error)
         # None only when auto_error=False, which makes Caller ``AuthInfo | None``.
         return cast(Caller, result)
 
@@ -257,30 +234,13 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         scheme lists every scope routes use; guarded operations declare 400, 401, 403 and
         503 with the error body's schema."""
         app.add_exception_handler(GuardHTTPException, guard_exception_handler)
-        generate = app.openapi
-
-        def openapi() -> dict[str, Any]:
-            if app.openapi_schema is None:
-                document_guard(generate(), self.scheme_name)
-            return generate()
-
-        app.openapi = openapi  # type: ignore[method-assign]
+        complete_openapi(app, self.scheme_name)
         # Without a lifespan of the app's own; with one, call check_routes(app) in it.
         app.router.add_event_handler("startup", lambda: self.check_routes(app))
         if self.resource_url is not None:
-            self._serve_resource_metadata(app, self.resource_url)
-
-    def _serve_resource_metadata(self, app: FastAPI, resource_url: str) -> None:
-        issuers = self.authenticator.config.issuers
-        described = list(self._client_credentials.scopes)
-
-        async def metadata() -> JSONResponse:
-            scopes = [*described, *used_scopes(app.openapi(), self.scheme_name)]
-            document = metadata_document(resource_url, issuers, scopes_supported=scopes)
-            return JSONResponse(document, headers={"Access-Control-Allow-Origin": "*"})
-
-        path = metadata_path(resource_url)
-        app.add_api_route(path, metadata, methods=["GET"], include_in_schema=False)
+            issuers = self.authenticator.config.issuers
+            described = list(self._client_credentials.scopes)
+            serve_resource_metadata(app, self.resource_url, issuers, described, self.scheme_name)
 
     def add_swagger_login(
         self,
@@ -299,37 +259,9 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         leave it out, with ``/docs``.
         """
         self.add_token_relay(app, relay_path)
-        docs_url = app.docs_url
-        if docs_url is None:
-            return
-        assets = {
-            name: value
-            for name, value in (
-                ("swagger_js_url", swagger_js_url),
-                ("swagger_css_url", swagger_css_url),
-            )
-            if value is not None
-        }
-
-        async def docs(request: Request) -> HTMLResponse:
-            root = request.scope.get("root_path", "").rstrip("/")
-            scopes = used_scopes(app.openapi(), self.scheme_name)
-            redirect = app.swagger_ui_oauth2_redirect_url
-            return get_swagger_ui_html(
-                openapi_url=root + (app.openapi_url or "/openapi.json"),
-                title=f"{app.title} - Swagger UI",
-                oauth2_redirect_url=root + redirect if redirect else None,
-                init_oauth={**(app.swagger_ui_init_oauth or {}), "scopes": " ".join(scopes)},
-                swagger_ui_parameters=app.swagger_ui_parameters,
-                **assets,
-            )
-
-        app.router.routes[:] = [
-            route
-            for route in app.router.routes
-            if not (isinstance(route, APIRoute | Route) and route.path == docs_url)
-        ]
-        app.add_api_route(docs_url, docs, methods=["GET"], include_in_schema=False)
+        assets = {"swagger_js_url": swagger_js_url, "swagger_css_url": swagger_css_url}
+        given = {name: url for name, url in assets.items() if url is not None}
+        serve_swagger_login(app, self.scheme_name, given)
 
     def add_token_relay(
         self,
@@ -352,18 +284,6 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         )
         self._client_credentials.tokenUrl = path
 
-    async def aclose(self) -> None:
-        """Close the JWKS HTTP client the guard created (call on application shutdown)."""
-        await self.authenticator.aclose()
-
-    def readiness(self) -> Readiness:
-        """Whether tokens can be verified now, for a readiness probe (no I/O)."""
-        return self.authenticator.readiness()
-
-    async def startup_check(self) -> Readiness:
-        """Fetch the keys once and keep them fresh in the background (see Authenticator)."""
-        return await self.authenticator.startup_check()
-
     def lifespan(self, app: object = None) -> AbstractAsyncContextManager[None]:
         """Startup check, background key refresh, ``aclose`` on exit: ``lifespan=x.lifespan``.
 
@@ -372,4 +292,4 @@ class LogtoGuard(SecurityBase, Generic[Caller]):
         """
         if isinstance(app, FastAPI):
             self.check_routes(app)
-        return self.authenticator.lifespan(app)
+        return super().lifespan(app)
