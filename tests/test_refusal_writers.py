@@ -10,19 +10,22 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI, Security, WebSocket
+from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
 from logto_guard import AuthInfo, LogtoGuard
 from logto_guard._core.errors import CredentialsMissingError, InvalidRequestError
-from logto_guard._core.rfc6750 import refusal, send_refusal
+from logto_guard._core.rfc6750 import refusal, send_refusal, websocket_close_reason
 from logto_guard._starlette import RefusalResponse
 from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.dev_issuer import IssuerState, create_app
-from logto_guard.testing import FakeClock
+from logto_guard.mcp import LogtoTokenVerifier, auth_settings
+from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
 Message = MutableMapping[str, Any]
@@ -182,19 +185,12 @@ def mcp_front_ends() -> dict[str, Any]:
             MCP_RESOURCE, install=True, resource_url=MCP_RESOURCE
         ),
     }
-    try:
-        from mcp.server.mcpserver import MCPServer
-
-        from logto_guard.mcp import LogtoTokenVerifier, auth_settings
-    except ImportError:  # pragma: no cover - the mcp extra is installed in the dev env
-        pass
-    else:
-        verifier = LogtoTokenVerifier(endpoint=ENDPOINT, audience=MCP_RESOURCE, **NO_KEYS)
-        server: MCPServer[Any] = MCPServer(
-            "shop", token_verifier=verifier, auth=auth_settings(verifier)
-        )
-        inner = server.streamable_http_app(json_response=True, host="testserver")
-        front_ends["mcp sdk"] = verifier.protect(inner)
+    verifier = LogtoTokenVerifier(endpoint=ENDPOINT, audience=MCP_RESOURCE, **NO_KEYS)
+    server: MCPServer[Any] = MCPServer(
+        "shop", token_verifier=verifier, auth=auth_settings(verifier)
+    )
+    inner = server.streamable_http_app(json_response=True, host="testserver")
+    front_ends["mcp sdk"] = verifier.protect(inner)
     try:
         from fastmcp import FastMCP
 
@@ -227,3 +223,84 @@ async def test_mcp_front_ends_answer_byte_for_byte_like_fastapi(
     assert len(answers) >= 2
     for name, sent in answers.items():
         assert sent == reference, name
+
+
+def token_front_ends(
+    fake: FakeLogto, clock: FakeClock, audience: str
+) -> dict[str, tuple[Any, str]]:
+    """Front ends requiring the scope ``write`` of tokens for ``audience``, keys from ``fake``."""
+
+    def options() -> dict[str, Any]:
+        return {"http_client": fake.http_client(), "clock": clock, "allow_insecure_http": True}
+
+    def guarded(*, install: bool = True, **extra: Any) -> FastAPI:
+        guard = LogtoGuard(endpoint=fake.endpoint, audience=audience, **options(), **extra)
+        app = FastAPI()
+        if install:
+            guard.install(app)
+
+        @app.get("/mcp")
+        async def tool(auth: AuthInfo = Security(guard, scopes=["write"])) -> str:
+            return auth.subject
+
+        return app
+
+    if audience != MCP_RESOURCE:
+        middleware = LogtoAuthMiddleware(
+            ok, endpoint=fake.endpoint, audience=audience, required_scopes=["write"], **options()
+        )
+        return {
+            "fastapi, installed": (guarded(), "/mcp"),
+            "fastapi, not installed": (guarded(install=False), "/mcp"),
+            "asgi middleware": (middleware, "/mcp"),
+        }
+    front_ends: dict[str, tuple[Any, str]] = {
+        "fastapi with resource_url": (guarded(resource_url=MCP_RESOURCE), "/mcp")
+    }
+    verifier = LogtoTokenVerifier(endpoint=fake.endpoint, audience=audience, **options())
+    server: MCPServer[Any] = MCPServer(
+        "shop", token_verifier=verifier, auth=auth_settings(verifier)
+    )
+    inner = server.streamable_http_app(json_response=True, host="testserver")
+    front_ends["mcp sdk"] = (verifier.protect(inner, required_scopes=["write"]), "/mcp")
+    try:
+        from fastmcp import FastMCP
+
+        from logto_guard.fastmcp import LogtoProvider
+    except ImportError:  # FastMCP needs Python >= 3.11
+        return front_ends
+    provider = LogtoProvider(
+        endpoint=fake.endpoint, base_url=MCP_BASE, required_scopes=["write"], **options()
+    )
+    front_ends["fastmcp"] = (FastMCP("shop", auth=provider).http_app(json_response=True), "/mcp")
+    return front_ends
+
+
+@pytest.mark.parametrize("audience", [MANAGEMENT_API, MCP_RESOURCE])
+@pytest.mark.parametrize("case", ["lacks the scope", "keys unavailable"])
+async def test_token_refusals_are_byte_for_byte_alike(audience: str, case: str) -> None:
+    clock = FakeClock()
+    fake = FakeLogto(audience=audience, clock=clock)
+    token = fake.token(scopes=["read"])
+    if case == "keys unavailable":
+        fake.jwks_fault = lambda request: httpx.Response(500)
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    answers = {
+        name: await answer(app, path, headers)
+        for name, (app, path) in token_front_ends(fake, clock, audience).items()
+    }
+    reference = next(iter(answers.values()))
+    assert reference[0]["status"] == (403 if case == "lacks the scope" else 503)
+    last = reference[0]["headers"][-1][0]
+    assert last == (b"www-authenticate" if case == "lacks the scope" else b"retry-after")
+    assert len(answers) >= 2
+    for name, sent in answers.items():
+        assert sent == reference, name
+
+
+def test_a_close_reason_fits_a_close_frame() -> None:
+    """RFC 6455 §5.5: 125 bytes of payload, 2 of them the code; cut on a character."""
+    assert websocket_close_reason("token expired") == "token expired"
+    long = websocket_close_reason("é" * 100)
+    assert len(long.encode("utf-8")) <= 123
+    assert long == "é" * 61
