@@ -30,7 +30,12 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 def authorization_values(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
     """Every ``Authorization`` value among an ASGI scope's raw ``headers``."""
-    return [value.decode("latin-1") for name, value in headers if name.lower() == b"authorization"]
+    # ASGI servers send lower-case names; the length test spares lower() on every other one.
+    return [
+        value.decode("latin-1")
+        for name, value in headers
+        if len(name) == 13 and name.lower() == b"authorization"
+    ]
 
 
 def parse_authorization(values: Sequence[str]) -> str:
