@@ -75,12 +75,17 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def encode_headers(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """``headers`` as ASGI sends them: lower-case latin-1 names, latin-1 values."""
+    return [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in headers.items()]
+
+
 def json_headers(body: bytes, headers: Mapping[str, str] = {}) -> list[tuple[bytes, bytes]]:
     """The raw ASGI headers of a JSON answer: content type, length of ``body``, ``headers``."""
     return [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode("latin-1")),
-        *((name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in headers.items()),
+        *encode_headers(headers),
     ]
 
 

@@ -23,6 +23,7 @@ from .._core.resource_metadata import metadata_document, metadata_path, metadata
 from .._core.rfc6750 import (
     Refusal,
     authorization_values,
+    encode_headers,
     json_bytes,
     parse_authorization,
     refusal,
@@ -95,10 +96,6 @@ def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[s
         "subject": info.subject,
         "claims": dict(info.claims),
     }
-
-
-def _headers(pairs: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), v.encode("latin-1")) for name, v in pairs.items()]
 
 
 class MCPAuthMiddleware:
@@ -253,7 +250,7 @@ class MCPAuthMiddleware:
             "Access-Control-Allow-Headers": "authorization, mcp-protocol-version",
         }
         if scope.get("method") == "OPTIONS":
-            raw = [(b"content-length", b"0"), *_headers(cors)]
+            raw = [(b"content-length", b"0"), *encode_headers(cors)]
             await send({"type": "http.response.start", "status": 204, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
             return
