@@ -1,4 +1,4 @@
-"""FastAPI front end: the security scheme, its OpenAPI and Swagger glue.
+"""FastAPI front end: the security scheme (its documents in docs.py, its errors in errors.py).
 
 Public names live in :mod:`logto_guard.fastapi`.
 """
