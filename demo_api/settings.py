@@ -30,6 +30,9 @@ class Settings:
     #: The MCP server's own Logto app (token exchange for its delegated tool).
     mcp_app_id: str | None = None
     mcp_app_secret: str | None = dataclasses.field(default=None, repr=False)
+    #: Serve /mcp without protocol sessions (``stateless_http=True``); False keeps the
+    #: pre-2026-07-28 sessions (``Mcp-Session-Id``, the GET stream) for older clients.
+    mcp_stateless: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:

@@ -22,6 +22,7 @@ from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
 from .._core.rfc6750 import Refusal, authorization_values, parse_authorization, refusal
+from .expiry import serve_until_expiry
 from .request import (
     ASGIApp,
     Receive,
@@ -230,7 +231,11 @@ class MCPAuthMiddleware:
             return
         reset = _verified.set((parse_authorization(values), info))
         try:
-            await self.app(scope, receive, send)
+            # An event stream ends when the core would refuse its token (exp + leeway).
+            deadline = info.expires_at.timestamp() + authenticator.config.leeway
+            await serve_until_expiry(
+                self.app, scope, receive, send, deadline=deadline, clock=authenticator.clock
+            )
         finally:
             _verified.reset(reset)
 
