@@ -10,6 +10,7 @@ serves the protected-resource metadata document.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
 from .._core.rfc6750 import Refusal, authorization_values, parse_authorization, refusal
+from .._core.scopes import ScopeImplications, implication_closure, implied_scopes
 from .expiry import serve_until_expiry
 from .request import (
     ASGIApp,
@@ -129,10 +131,15 @@ class MCPAuthMiddleware:
             ``Origin``; the SDK's ``transport_security`` does it for the SDK front end).
         policy: who may call beyond scopes (:class:`~logto_guard.Policy`: allowed App
             IDs, actor and delegated tokens), checked with the token; a refusal is a 403.
+        scope_implications: the server's scope hierarchy, e.g. ``{"write:products":
+            ["read:products"]}``: a token with a key scope also satisfies the listed ones
+            (transitively), here and in the SDK's/FastMCP's ``AccessToken.scopes``.
+            Logto itself implies nothing.
 
     Raises:
         ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
-            requests it routes to MCP would otherwise pass unchecked).
+            requests it routes to MCP would otherwise pass unchecked), or
+            ``scope_implications`` is malformed.
     """
 
     def __init__(
@@ -148,6 +155,7 @@ class MCPAuthMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         allowed_origins: Sequence[str] | None = None,
         policy: Policy | None = None,
+        scope_implications: ScopeImplications | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
@@ -159,6 +167,7 @@ class MCPAuthMiddleware:
         self.app = app
         self.authenticator = authenticator
         self.policy = policy
+        self._implies = implication_closure(scope_implications)
         self.path = path
         self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
@@ -207,6 +216,8 @@ class MCPAuthMiddleware:
             except AuthError as exc:
                 await self._refuse(send, self.refuse(exc, self.required_scopes))
                 return
+        if self._implies:
+            info = dataclasses.replace(info, scopes=implied_scopes(info.scopes, self._implies))
         needed = list(self.required_scopes)
         denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
