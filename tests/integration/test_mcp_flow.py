@@ -323,3 +323,32 @@ def test_demo_client_calls_the_tools(tmp_path: Path, capsys: pytest.CaptureFixtu
         reader = [*common, "--as", "reader", "mcp-call", "delete_product", '{"product_id": 1}']
         assert client.main(reader, environ=env) == 1
         assert "write:products" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_a_session_id_is_not_a_credential(server: Server) -> None:
+    """Every request is authenticated, and a session belongs to the token's principal:
+    another app's valid token cannot ride it (2026-07-28 security best practices: a state
+    handle is never authentication)."""
+    if server.stateless:
+        pytest.skip("no protocol sessions without state")
+    headers = {"Accept": "application/json, text/event-stream"}
+    writer = server.token(WRITER, scope="read:products")
+    opened = httpx.post(
+        server.resource, json=INITIALIZE, headers={**headers, "Authorization": f"Bearer {writer}"}
+    )
+    assert opened.status_code == 200
+    session_id = opened.headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    headers |= {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+    alone = httpx.post(server.resource, json=listing, headers=headers)
+    assert alone.status_code == 401  # the session id alone is no credential
+    reader = server.token(READER, scope="read:products")
+    other = httpx.post(
+        server.resource, json=listing, headers={**headers, "Authorization": f"Bearer {reader}"}
+    )
+    assert other.status_code in {400, 404}, other.text  # not this principal's session
+    assert "result" not in other.text
+    own = httpx.post(
+        server.resource, json=listing, headers={**headers, "Authorization": f"Bearer {writer}"}
+    )
+    assert own.status_code == 200 and "list_products" in own.text  # the control
