@@ -163,3 +163,30 @@ def test_a_malformed_hierarchy_is_refused_at_construction(bad: Any) -> None:
     mcp: MCPServer[Any] = MCPServer("shop")
     with pytest.raises(ConfigurationError):
         verifier.protect(mcp.streamable_http_app(host="testserver"), scope_implications=bad)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"required_scopes": ["offline_access"]},
+        {"tool_scopes": {"list_products": ["read:products", "offline_access"]}},
+        {"scopes_supported": ["read:products", "offline_access"]},
+    ],
+)
+def test_offline_access_is_refused_as_a_resource_scope(where: dict[str, Any]) -> None:
+    """MCP "Refresh Tokens": servers SHOULD NOT put offline_access in a challenge's scope
+    or in scopes_supported; Logto never puts it in an API resource's access token."""
+    fake = FakeLogto(audience=RESOURCE)
+    verifier = LogtoTokenVerifier(
+        endpoint=fake.endpoint, audience=RESOURCE, allow_insecure_http=True
+    )
+    mcp: MCPServer[Any] = MCPServer("shop")
+    app = mcp.streamable_http_app(host="testserver")
+    with pytest.raises(ConfigurationError, match="offline_access"):
+        verifier.protect(app, **where)
+    verifier.protect(app, required_scopes=["read:products"])  # the control
+    pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
+    from logto_guard.fastmcp import LogtoProvider
+
+    with pytest.raises(ConfigurationError, match="offline_access"):
+        LogtoProvider(endpoint=fake.endpoint, base_url=BASE, allow_insecure_http=True, **where)

@@ -9,11 +9,16 @@ exactly the permissions of the roles granted, and ``write:products`` says nothin
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from .errors import ConfigurationError
 
-__all__ = ["ScopeImplications", "implication_closure", "implied_scopes"]
+__all__ = [
+    "ScopeImplications",
+    "check_resource_scopes",
+    "implication_closure",
+    "implied_scopes",
+]
 
 #: What a server declares: scope -> the scopes a token holding it also satisfies.
 ScopeImplications = Mapping[str, Collection[str]]
@@ -60,3 +65,21 @@ def implied_scopes(
     """``granted`` plus every scope its scopes imply under ``closure``."""
     extra = [closure[scope] for scope in granted if scope in closure]
     return granted.union(*extra) if extra else granted
+
+
+def check_resource_scopes(scopes: Iterable[str]) -> None:
+    """Refuse ``offline_access`` among the scopes a resource requires or advertises.
+
+    MCP 2026-07-28 ("Refresh Tokens"): servers SHOULD NOT include ``offline_access`` in
+    a ``WWW-Authenticate`` scope or in ``scopes_supported``: refresh tokens are no
+    resource requirement. Logto's access tokens for an API resource never carry it, so
+    requiring it would refuse every token.
+
+    Raises:
+        ConfigurationError: ``offline_access`` is among ``scopes``.
+    """
+    if "offline_access" in scopes:
+        raise ConfigurationError(
+            "offline_access is an OpenID Connect scope for refresh tokens, not a resource "
+            "permission: leave it out of required_scopes, tool_scopes and scopes_supported"
+        )

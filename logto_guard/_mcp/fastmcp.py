@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 from .._core.authenticator import Authenticator
 from .._core.errors import ConfigurationError
 from .._core.policy import Policy
-from .._core.scopes import implication_closure
+from .._core.scopes import check_resource_scopes, implication_closure
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from .request import ASGIApp, Receive, Scope, Send
 
@@ -123,6 +123,8 @@ class LogtoProvider(RemoteAuthProvider):
             else list(allowed_origins)
         )
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
+        for scopes in [required_scopes or (), scopes_supported or (), *self.tool_scopes.values()]:
+            check_resource_scopes(scopes)
         self.policy = policy
         self.scope_implications = implication_closure(scope_implications)  # checked now
         super().__init__(

@@ -23,7 +23,12 @@ from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
 from .._core.rfc6750 import Refusal, authorization_values, parse_authorization, refusal
-from .._core.scopes import ScopeImplications, implication_closure, implied_scopes
+from .._core.scopes import (
+    ScopeImplications,
+    check_resource_scopes,
+    implication_closure,
+    implied_scopes,
+)
 from .expiry import serve_until_expiry
 from .request import (
     ASGIApp,
@@ -138,8 +143,9 @@ class MCPAuthMiddleware:
 
     Raises:
         ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
-            requests it routes to MCP would otherwise pass unchecked), or
-            ``scope_implications`` is malformed.
+            requests it routes to MCP would otherwise pass unchecked),
+            ``scope_implications`` is malformed, or ``offline_access`` is among the
+            scopes (a refresh-token scope, never a resource's).
     """
 
     def __init__(
@@ -172,6 +178,9 @@ class MCPAuthMiddleware:
         self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
         self.tool_scopes = {name: tuple(s) for name, s in (tool_scopes or {}).items()}
+        check_resource_scopes([*required_scopes, *scopes_supported])
+        for scopes in self.tool_scopes.values():
+            check_resource_scopes(scopes)
         self.max_body_size = max_body_size
         self.allowed_origins = (
             None if allowed_origins is None else {o.rstrip("/").lower() for o in allowed_origins}
