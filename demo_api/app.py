@@ -155,7 +155,7 @@ def create_app(
     store = ProductStore(settings.db_path)
     reorderer = build_reorderer(settings)
     mcp = create_mcp_server(store, verifier, reorderer)
-    mcp_asgi = mcp_app(mcp, verifier)
+    mcp_asgi = mcp_app(mcp, verifier, stateless=settings.mcp_stateless)
 
     @asynccontextmanager
     async def lifespan(served: FastAPI) -> AsyncIterator[None]:

@@ -135,8 +135,11 @@ def _validate(**fields: Any) -> None:
         raise ValueError("description must have at most 2000 characters")
 
 
-def mcp_app(mcp: MCPServer[Any], verifier: LogtoTokenVerifier) -> MCPAuthMiddleware:
-    """The streamable-HTTP app at ``/mcp``, behind logto-guard's refusals and metadata."""
+def mcp_app(
+    mcp: MCPServer[Any], verifier: LogtoTokenVerifier, *, stateless: bool = True
+) -> MCPAuthMiddleware:
+    """The streamable-HTTP app at ``/mcp``, behind logto-guard's refusals and metadata
+    (``stateless=False``: with protocol sessions, for pre-2026-07-28 clients)."""
     host = urlsplit(verifier.resource_url).netloc
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
@@ -146,7 +149,7 @@ def mcp_app(mcp: MCPServer[Any], verifier: LogtoTokenVerifier) -> MCPAuthMiddlew
     inner = mcp.streamable_http_app(
         streamable_http_path=MCP_PATH,
         json_response=True,
-        stateless_http=True,
+        stateless_http=stateless,
         transport_security=security,
     )
     return verifier.protect(

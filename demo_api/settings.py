@@ -30,11 +30,15 @@ class Settings:
     #: The MCP server's own Logto app (token exchange for its delegated tool).
     mcp_app_id: str | None = None
     mcp_app_secret: str | None = dataclasses.field(default=None, repr=False)
+    #: Serve /mcp without protocol sessions (``stateless_http=True``); False keeps the
+    #: pre-2026-07-28 sessions (``Mcp-Session-Id``, the GET stream) for older clients.
+    mcp_stateless: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str) -> Settings:
         """Read ``LOGTO_ENDPOINT``, ``LOGTO_AUDIENCE``, ``LOGTO_ISSUER``, ``LOGTO_JWKS_URI``,
-        ``MCP_RESOURCE``, ``MCP_APP_ID`` and ``MCP_APP_SECRET``."""
+        ``MCP_RESOURCE``, ``MCP_APP_ID``, ``MCP_APP_SECRET`` and ``MCP_STATELESS``
+        (``0`` serves /mcp with protocol sessions)."""
         env = os.environ if environ is None else environ
         values = {
             "endpoint": env.get("LOGTO_ENDPOINT") or None,
@@ -44,6 +48,8 @@ class Settings:
             "mcp_resource": env.get("MCP_RESOURCE") or None,
             "mcp_app_id": env.get("MCP_APP_ID") or None,
             "mcp_app_secret": env.get("MCP_APP_SECRET") or None,
+            "mcp_stateless": env.get("MCP_STATELESS", "1").strip().lower()
+            not in {"0", "false", "no"},
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

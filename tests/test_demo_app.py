@@ -187,6 +187,14 @@ def test_mcp_resource_comes_from_env_or_defaults_to_the_port() -> None:
     assert given.with_mcp_default(8123).mcp_resource == "https://shop.example/mcp"
 
 
+@pytest.mark.parametrize(
+    ("value", "stateless"), [(None, True), ("1", True), ("0", False), ("False", False)]
+)
+def test_mcp_stateless_comes_from_env(value: str | None, stateless: bool) -> None:
+    env = {} if value is None else {"MCP_STATELESS": value}
+    assert Settings.from_env(env).mcp_stateless is stateless
+
+
 async def test_docs_come_from_add_swagger_login_with_local_assets(
     client: httpx.AsyncClient,
 ) -> None:

@@ -24,6 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 from .._core.authenticator import Authenticator
 from .._core.errors import ConfigurationError
 from .._core.policy import Policy
+from .._core.scopes import check_resource_scopes, implication_closure
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from .request import ASGIApp, Receive, Scope, Send
 
@@ -73,6 +74,10 @@ class LogtoProvider(RemoteAuthProvider):
             streamable HTTP requires (FastMCP's own Host/Origin guard is off by default).
         policy: who may call beyond scopes (:class:`~logto_guard.Policy`: allowed App
             IDs, actor and delegated tokens); a refusal is a 403 before FastMCP runs.
+        scope_implications: the server's scope hierarchy (Logto has none), e.g.
+            ``{"write:products": ["read:products"]}``: a token with a key scope also
+            satisfies the listed ones, for ``tool_scopes``, ``required_scopes`` and the
+            ``AccessToken.scopes`` FastMCP's own checks read.
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
     """
@@ -88,6 +93,7 @@ class LogtoProvider(RemoteAuthProvider):
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         allowed_origins: Sequence[str] | None = None,
         policy: Policy | None = None,
+        scope_implications: Mapping[str, Sequence[str]] | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
@@ -117,7 +123,10 @@ class LogtoProvider(RemoteAuthProvider):
             else list(allowed_origins)
         )
         self.tool_scopes = {name: list(scopes) for name, scopes in (tool_scopes or {}).items()}
+        for scopes in [required_scopes or (), scopes_supported or (), *self.tool_scopes.values()]:
+            check_resource_scopes(scopes)
         self.policy = policy
+        self.scope_implications = implication_closure(scope_implications)  # checked now
         super().__init__(
             token_verifier=LogtoTokenVerifier(
                 authenticator=self.authenticator, required_scopes=required_scopes
@@ -187,5 +196,6 @@ class _RefusalGate:
                 scopes_supported=provider.logto_scopes_supported,
                 allowed_origins=provider.allowed_origins,
                 policy=provider.policy,
+                scope_implications=provider.scope_implications,
             )
         await self.gate(scope, receive, send)

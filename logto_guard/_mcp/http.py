@@ -10,6 +10,7 @@ serves the protected-resource metadata document.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -30,6 +31,13 @@ from .._core.rfc6750 import (
     send_json,
     send_refusal,
 )
+from .._core.scopes import (
+    ScopeImplications,
+    check_resource_scopes,
+    implication_closure,
+    implied_scopes,
+)
+from .expiry import serve_until_expiry
 from .request import (
     ASGIApp,
     Receive,
@@ -121,10 +129,16 @@ class MCPAuthMiddleware:
             ``Origin``; the SDK's ``transport_security`` does it for the SDK front end).
         policy: who may call beyond scopes (:class:`~logto_guard.Policy`: allowed App
             IDs, actor and delegated tokens), checked with the token; a refusal is a 403.
+        scope_implications: the server's scope hierarchy, e.g. ``{"write:products":
+            ["read:products"]}``: a token with a key scope also satisfies the listed ones
+            (transitively), here and in the SDK's/FastMCP's ``AccessToken.scopes``.
+            Logto itself implies nothing.
 
     Raises:
         ConfigurationError: ``app`` shows its routes and none serves ``path`` (the
-            requests it routes to MCP would otherwise pass unchecked).
+            requests it routes to MCP would otherwise pass unchecked),
+            ``scope_implications`` is malformed, or ``offline_access`` is among the
+            scopes (a refresh-token scope, never a resource's).
     """
 
     def __init__(
@@ -140,6 +154,7 @@ class MCPAuthMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         allowed_origins: Sequence[str] | None = None,
         policy: Policy | None = None,
+        scope_implications: ScopeImplications | None = None,
     ) -> None:
         if not path.startswith("/"):
             raise ConfigurationError(f"the MCP path must start with '/', got {path!r}")
@@ -151,10 +166,14 @@ class MCPAuthMiddleware:
         self.app = app
         self.authenticator = authenticator
         self.policy = policy
+        self._implies = implication_closure(scope_implications)
         self.path = path
         self._below = path.rstrip("/") + "/"
         self.required_scopes = tuple(required_scopes)
         self.tool_scopes = {name: tuple(s) for name, s in (tool_scopes or {}).items()}
+        check_resource_scopes([*required_scopes, *scopes_supported])
+        for scopes in self.tool_scopes.values():
+            check_resource_scopes(scopes)
         self.max_body_size = max_body_size
         self.allowed_origins = (
             None if allowed_origins is None else {o.rstrip("/").lower() for o in allowed_origins}
@@ -199,6 +218,8 @@ class MCPAuthMiddleware:
             except AuthError as exc:
                 await send_refusal(scope, send, self.refuse(exc, self.required_scopes))
                 return
+        if self._implies:
+            info = dataclasses.replace(info, scopes=implied_scopes(info.scopes, self._implies))
         needed = list(self.required_scopes)
         denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
@@ -223,7 +244,11 @@ class MCPAuthMiddleware:
             return
         reset = _verified.set((parse_authorization(values), info))
         try:
-            await self.app(scope, receive, send)
+            # An event stream ends when the core would refuse its token (exp + leeway).
+            deadline = info.expires_at.timestamp() + authenticator.config.leeway
+            await serve_until_expiry(
+                self.app, scope, receive, send, deadline=deadline, clock=authenticator.clock
+            )
         finally:
             _verified.reset(reset)
 

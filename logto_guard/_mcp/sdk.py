@@ -118,6 +118,7 @@ class LogtoTokenVerifier:
         tool_scopes: Mapping[str, Sequence[str]] | None = None,
         scopes_supported: Sequence[str] = (),
         policy: Policy | None = None,
+        scope_implications: Mapping[str, Sequence[str]] | None = None,
     ) -> MCPAuthMiddleware:
         """Wrap the streamable-HTTP ``app`` so refusals are logto-guard's, not the SDK's.
 
@@ -136,8 +137,13 @@ class LogtoTokenVerifier:
         ``policy`` restricts who may call beyond scopes (allowed App IDs, actor and
         delegated tokens, see :class:`~logto_guard.Policy`): a refusal is a 403.
 
+        ``scope_implications`` declares the server's scope hierarchy (Logto has none):
+        ``{"write:products": ["read:products"]}`` lets a write token call read tools; the
+        tools' ``require_scopes()`` see the implied scopes too.
+
         Raises:
-            ConfigurationError: ``app`` has no route at ``path``.
+            ConfigurationError: ``app`` has no route at ``path``, or
+                ``scope_implications`` is malformed.
         """
         if path is None:
             path = _route_of(app, urlsplit(self.resource_url).path or "/mcp")
@@ -150,6 +156,7 @@ class LogtoTokenVerifier:
             tool_scopes=tool_scopes,
             scopes_supported=scopes_supported,
             policy=policy,
+            scope_implications=scope_implications,
         )
 
     async def aclose(self) -> None:

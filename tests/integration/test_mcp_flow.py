@@ -30,6 +30,7 @@ from demo_api.app import create_app
 from demo_api.settings import Settings
 from logto_guard.dev_issuer import IssuerState, open_issuer
 from logto_guard.dev_issuer import create_app as create_issuer_app
+from logto_guard.mcp import LogtoTokenVerifier
 
 from .servers import bind_free_port, serve, wait_until
 
@@ -48,6 +49,7 @@ class Server:
     issuer_url: str
     state: IssuerState
     resource: str
+    stateless: bool = True
 
     @property
     def metadata_url(self) -> str:
@@ -73,7 +75,7 @@ class Server:
         return token
 
 
-def fastmcp_app(issuer_url: str, base_url: str) -> Any:
+def fastmcp_app(issuer_url: str, base_url: str, *, stateless: bool = True, **options: Any) -> Any:
     """A small FastMCP shop on LogtoProvider (what a user writes, plus tool_scopes)."""
     from fastmcp import FastMCP
 
@@ -91,6 +93,7 @@ def fastmcp_app(issuer_url: str, base_url: str) -> Any:
             ]
             for name in TOOLS
         },
+        **options,
     )
 
     @asynccontextmanager
@@ -125,20 +128,34 @@ def fastmcp_app(issuer_url: str, base_url: str) -> Any:
     def delete_product(product_id: int) -> str:
         return "deleted"
 
-    return mcp.http_app(json_response=True, stateless_http=True)
+    return mcp.http_app(json_response=True, stateless_http=stateless)
 
 
-@pytest.fixture(params=["sdk-demo", "fastmcp"])
+#: Both front ends, each without protocol sessions (2026-07-28) and with them (the
+#: ``Mcp-Session-Id`` of 2025-03-26 to 2025-11-25, which the client SDK still speaks).
+FRONT_ENDS = [
+    pytest.param(("sdk-demo", True), id="sdk-demo-stateless"),
+    pytest.param(("sdk-demo", False), id="sdk-demo-stateful"),
+    pytest.param(("fastmcp", True), id="fastmcp-stateless"),
+    pytest.param(("fastmcp", False), id="fastmcp-stateful"),
+]
+
+
+@pytest.fixture(params=FRONT_ENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    if request.param == "fastmcp":
+    kind, stateless = request.param
+    if kind == "fastmcp":
         pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
-    with start_server(request.param, tmp_path) as started:
+    with start_server(kind, tmp_path, stateless=stateless) as started:
         yield started
 
 
 @contextmanager
-def start_server(kind: str, tmp_path: Path) -> Iterator[Server]:
-    """The demo (``sdk-demo``) or a FastMCP app with LogtoProvider, and the dev issuer."""
+def start_server(
+    kind: str, tmp_path: Path, *, stateless: bool = True, leeway: float | None = None
+) -> Iterator[Server]:
+    """The demo (``sdk-demo``) or a FastMCP app with LogtoProvider, and the dev issuer;
+    ``leeway`` overrides the guard's (the demo then gets its own MCP verifier)."""
     issuer_sock, api_sock = bind_free_port(), bind_free_port()
     issuer_url = f"http://127.0.0.1:{issuer_sock.getsockname()[1]}"
     api_url = f"http://127.0.0.1:{api_sock.getsockname()[1]}"
@@ -147,15 +164,22 @@ def start_server(kind: str, tmp_path: Path) -> Iterator[Server]:
     register_apps(state, AUDIENCE, resource)
     if kind == "sdk-demo":
         settings = Settings(
-            endpoint=issuer_url, db_path=str(tmp_path / "shop.sqlite3"), mcp_resource=resource
+            endpoint=issuer_url,
+            db_path=str(tmp_path / "shop.sqlite3"),
+            mcp_resource=resource,
+            mcp_stateless=stateless,
         )
-        app = create_app(settings)
+        verifier = None
+        if leeway is not None:
+            verifier = LogtoTokenVerifier(endpoint=issuer_url, audience=resource, leeway=leeway)
+        app = create_app(settings, mcp_verifier=verifier)
     else:
-        app = fastmcp_app(issuer_url, api_url)
+        options = {} if leeway is None else {"leeway": leeway}
+        app = fastmcp_app(issuer_url, api_url, stateless=stateless, **options)
     with ExitStack() as stack:
         stack.enter_context(serve(create_issuer_app(state), issuer_sock))
         stack.enter_context(serve(app, api_sock))
-        yield Server(kind, issuer_url, state, resource)
+        yield Server(kind, issuer_url, state, resource, stateless)
 
 
 def session(server: Server, token: str, tool: str | None, **arguments: Any) -> Any:
@@ -179,12 +203,24 @@ async def _session(server: Server, token: str, tool: str | None, **arguments: An
             return exc
 
 
+#: A request both modes answer without a session (stateful servers create one).
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"},
+    },
+}
+
+
 def post(server: Server, token: str | None) -> httpx.Response:
     headers = {"Accept": "application/json, text/event-stream"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
-    return httpx.post(server.resource, json=message, headers=headers)
+    return httpx.post(server.resource, json=INITIALIZE, headers=headers)
 
 
 def test_no_token_gets_401_pointing_at_the_metadata(server: Server) -> None:
@@ -287,3 +323,32 @@ def test_demo_client_calls_the_tools(tmp_path: Path, capsys: pytest.CaptureFixtu
         reader = [*common, "--as", "reader", "mcp-call", "delete_product", '{"product_id": 1}']
         assert client.main(reader, environ=env) == 1
         assert "write:products" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_a_session_id_is_not_a_credential(server: Server) -> None:
+    """Every request is authenticated, and a session belongs to the token's principal:
+    another app's valid token cannot ride it (2026-07-28 security best practices: a state
+    handle is never authentication)."""
+    if server.stateless:
+        pytest.skip("no protocol sessions without state")
+    headers = {"Accept": "application/json, text/event-stream"}
+    writer = server.token(WRITER, scope="read:products")
+    opened = httpx.post(
+        server.resource, json=INITIALIZE, headers={**headers, "Authorization": f"Bearer {writer}"}
+    )
+    assert opened.status_code == 200
+    session_id = opened.headers["mcp-session-id"]
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    headers |= {"Mcp-Session-Id": session_id, "MCP-Protocol-Version": "2025-11-25"}
+    alone = httpx.post(server.resource, json=listing, headers=headers)
+    assert alone.status_code == 401  # the session id alone is no credential
+    reader = server.token(READER, scope="read:products")
+    other = httpx.post(
+        server.resource, json=listing, headers={**headers, "Authorization": f"Bearer {reader}"}
+    )
+    assert other.status_code in {400, 404}, other.text  # not this principal's session
+    assert "result" not in other.text
+    own = httpx.post(
+        server.resource, json=listing, headers={**headers, "Authorization": f"Bearer {writer}"}
+    )
+    assert own.status_code == 200 and "list_products" in own.text  # the control
