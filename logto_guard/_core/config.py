@@ -6,14 +6,20 @@ import dataclasses
 import ipaddress
 import math
 import re
-from collections.abc import Collection
+import sys
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 import httpx
 
 from .errors import ConfigurationError
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack as Unpack
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Unpack as Unpack
 
 #: Every asymmetric JWS algorithm the guard can verify. ``none`` and ``HS*`` are absent on
 #: purpose: a resource server never shares a secret with the issuer (RFC 8725 §3.1).
@@ -31,7 +37,6 @@ SUPPORTED_ALGORITHMS = frozenset(
         "EdDSA",
     }
 )
-DEFAULT_ALGORITHMS = SUPPORTED_ALGORITHMS
 DEFAULT_LEEWAY = 30.0
 DEFAULT_TYP = "at+jwt"
 DEFAULT_MAX_TOKEN_SIZE = 8192
@@ -182,7 +187,7 @@ class GuardConfig:
     audience: str
     issuer: str | tuple[str, ...] | None = None
     jwks_uri: str = ""  # "" = <endpoint>/oidc/jwks
-    algorithms: Collection[str] = DEFAULT_ALGORITHMS
+    algorithms: Collection[str] = SUPPORTED_ALGORITHMS
     leeway: float = DEFAULT_LEEWAY
     require_typ: str | None = DEFAULT_TYP
     realm: str = ""  # "" = the audience
@@ -291,3 +296,54 @@ class GuardConfig:
         if missing:
             raise ConfigurationError(f"missing required option(s): {', '.join(missing)}")
         return cls(**options)
+
+
+class GuardOptions(TypedDict, total=False):
+    """:class:`GuardConfig`'s optional fields as typed keywords (``**options`` of the
+    front ends): mypy and IDEs check their names and types.
+
+    The fields, their defaults and their meaning are :class:`GuardConfig`'s; a test keeps
+    the two in step.
+    """
+
+    issuer: str | tuple[str, ...] | None
+    jwks_uri: str
+    algorithms: Collection[str]
+    leeway: float
+    require_typ: str | None
+    realm: str
+    match_trailing_slash: bool
+    allow_insecure_http: bool
+    max_token_size: int
+    jwks_timeout: float
+    jwks_max_age: float
+    jwks_min_cooldown: float
+    jwks_cooldown: float
+    jwks_stale_if_error: float
+    token_cache_size: int
+    accept_organization_tokens: bool
+    m2m_clients: Collection[str]
+
+
+def resolve_config(
+    config: GuardConfig | None,
+    endpoint: str | None,
+    audience: str | None,
+    options: Mapping[str, object],
+) -> GuardConfig:
+    """``config`` itself, or the config built from the keywords; never both.
+
+    Raises:
+        ConfigurationError: both, neither, an unknown name, or ``config`` is no GuardConfig.
+    """
+    named = {n: v for n, v in (("endpoint", endpoint), ("audience", audience)) if v is not None}
+    if config is None:
+        return GuardConfig.from_options(**named, **options)
+    if not isinstance(config, GuardConfig):
+        raise ConfigurationError(f"config must be a GuardConfig, got {type(config).__name__}")
+    beside = sorted({*named, *options})
+    if beside:
+        raise ConfigurationError(
+            f"config= is given: set {', '.join(beside)} in the GuardConfig, not beside it"
+        )
+    return config

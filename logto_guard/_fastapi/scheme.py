@@ -9,7 +9,7 @@ import copy
 import time
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request, WebSocketException
@@ -22,7 +22,8 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
-from .._core.authenticator import Authenticator
+from .._core.authenticator import AuthenticatorOptions, authenticator_for
+from .._core.config import GuardConfig, Unpack
 from .._core.errors import ConfigurationError
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
@@ -91,8 +92,12 @@ class LogtoGuard(SecurityBase):
             resource indicator (the audience, as MCP requires). :meth:`install` then
             serves ``/.well-known/oauth-protected-resource[/<path>]`` and every 401/403
             challenge carries ``resource_metadata="..."``.
+        config: a ready :class:`GuardConfig`, instead of ``endpoint``, ``audience`` and
+            the config options.
         **options: the remaining :class:`GuardConfig` options (``issuer``, ``jwks_uri``,
-            ``algorithms``, ``leeway``, ``require_typ``, ``jwks_*``, ...).
+            ``algorithms``, ``leeway``, ``require_typ``, ``jwks_*``, ...) and the
+            Authenticator's ``metrics``, ``meter_provider`` and ``key_source``; typed:
+            :class:`AuthenticatorOptions`.
 
     Raises:
         ConfigurationError: an option is invalid.
@@ -101,6 +106,7 @@ class LogtoGuard(SecurityBase):
     #: The route policy of a guard made by :meth:`policy` (``None``: scopes only).
     route_policy: Policy | None = None
 
+    @overload
     def __init__(
         self,
         *,
@@ -114,10 +120,43 @@ class LogtoGuard(SecurityBase):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         resource_url: str | None = None,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        config: GuardConfig,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: bool = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: bool = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
-        self.authenticator = Authenticator(
-            endpoint=endpoint, audience=audience, http_client=http_client, clock=clock, **options
+        self.authenticator = authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
         )
         config = self.authenticator.config
         self.resource_url = resource_url

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -22,7 +21,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
     ) from exc
 
-from .._core.authenticator import Authenticator
+from .._core.authenticator import Authenticator, AuthenticatorOptions, authenticator_for
+from .._core.config import GuardConfig, Unpack
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_path, metadata_url
@@ -60,7 +60,10 @@ class LogtoTokenVerifier:
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client: ``httpx.AsyncClient`` for the JWKS (tests inject one).
         clock: seconds since the epoch (tests inject a fake clock).
-        **options: the other :class:`~logto_guard.GuardConfig` options.
+        config: a ready :class:`~logto_guard.GuardConfig`, instead of ``endpoint``,
+            ``audience`` and the config options.
+        **options: the other :class:`~logto_guard.GuardConfig` options and the
+            Authenticator's (typed: :class:`~logto_guard.AuthenticatorOptions`).
 
     Raises:
         ConfigurationError: an option is invalid, the audience is the organization
@@ -71,13 +74,16 @@ class LogtoTokenVerifier:
     def __init__(
         self,
         *,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
-        self.authenticator = authenticator or Authenticator(
-            http_client=http_client, clock=clock, **options
+        self.authenticator = authenticator or authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
         )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)

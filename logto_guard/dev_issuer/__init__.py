@@ -23,6 +23,8 @@ Run it with ``python -m logto_guard.dev_issuer``, or in-process::
     asgi_app = create_app(state)  # serve with uvicorn on 127.0.0.1:3001
 """
 
+import types
+
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
 from logto_guard.dev_issuer._config import apply_config, build_app, load_config, open_issuer
@@ -80,3 +82,9 @@ __all__ = [
     "load_config",
     "open_issuer",
 ]
+
+# Tooling uses public names only, so not the library's helper: classes and functions only.
+for _name in __all__:
+    if isinstance(globals()[_name], type | types.FunctionType):
+        globals()[_name].__module__ = __name__
+del _name
