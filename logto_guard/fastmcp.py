@@ -23,6 +23,7 @@ answers refusals on the MCP endpoint as RFC 6750 says, with ``resource_metadata`
 import typing as _typing
 import warnings as _warnings
 
+from ._core.public import publish as _publish
 from ._mcp.fastmcp import (
     LogtoFastMCPVerifier,
     LogtoProvider,
@@ -33,9 +34,7 @@ __all__ = [
     "LogtoProvider",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+_publish(__name__, __all__, globals())
 
 if _typing.TYPE_CHECKING:
     LogtoTokenVerifier = LogtoFastMCPVerifier

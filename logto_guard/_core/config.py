@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -286,8 +286,10 @@ class GuardConfig:
         return self.audience == ORGANIZATION_AUDIENCE
 
     @classmethod
-    def from_options(cls, **options: Any) -> GuardConfig:
-        """Build a config, turning unknown or missing option names into ConfigurationError."""
+    def from_options(cls, **options: object) -> GuardConfig:
+        """Build a config from names known only at run time (a settings mapping), turning
+        unknown or missing names into ConfigurationError (the values are checked as usual).
+        """
         names = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(options) - names)
         if unknown:
@@ -295,7 +297,8 @@ class GuardConfig:
         missing = sorted({"endpoint", "audience"} - set(options))
         if missing:
             raise ConfigurationError(f"missing required option(s): {', '.join(missing)}")
-        return cls(**options)
+        config: GuardConfig = cast(Any, cls)(**options)  # names checked here, values there
+        return config
 
 
 class GuardOptions(TypedDict, total=False):

@@ -23,7 +23,9 @@ Run it with ``python -m logto_guard.dev_issuer``, or in-process::
     asgi_app = create_app(state)  # serve with uvicorn on 127.0.0.1:3001
 """
 
+import inspect
 import types
+import typing
 
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
@@ -83,8 +85,13 @@ __all__ = [
     "open_issuer",
 ]
 
-# Tooling uses public names only, so not the library's helper: classes and functions only.
-for _name in __all__:
-    if isinstance(globals()[_name], type | types.FunctionType):
-        globals()[_name].__module__ = __name__
-del _name
+# The public home in reprs. Tooling uses public names only, so not the library's helper;
+# hints are resolved first, as get_type_hints looks them up in sys.modules[__module__].
+for _value in [globals()[name] for name in __all__]:
+    if isinstance(_value, type) and inspect.get_annotations(_value):
+        _value.__annotations__ = {
+            key: typing.get_type_hints(_value)[key] for key in inspect.get_annotations(_value)
+        }
+    if isinstance(_value, type | types.FunctionType):
+        _value.__module__ = __name__
+del _value
