@@ -63,8 +63,8 @@ class LogtoAuthMiddleware:
         close_websockets_at_expiry: a WebSocket is authenticated once, at its handshake,
             and by default outlives its token. When True, it is closed with code 1008 when
             the token's ``exp`` passes (the app then receives ``websocket.disconnect``).
-        endpoint, audience: the Logto endpoint and the API resource indicator (unless
-            ``config`` or ``authenticator`` is given).
+        endpoint: the Logto endpoint (unless ``config`` or ``authenticator`` is given).
+        audience: the API resource indicator (unless ``config`` or ``authenticator``).
         config: a ready :class:`~logto_guard.GuardConfig`, instead of ``endpoint``,
             ``audience`` and the config options.
         http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one).

@@ -77,7 +77,9 @@ class LogtoProvider(RemoteAuthProvider):
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         config: a ready :class:`~logto_guard.GuardConfig` (its audience is the resource),
             instead of ``endpoint``, ``audience`` and the config options.
-        http_client, clock, **options: as for :class:`~logto_guard.Authenticator` (typed:
+        http_client: as for :class:`~logto_guard.Authenticator`.
+        clock: as for :class:`~logto_guard.Authenticator`.
+        **options: as for :class:`~logto_guard.Authenticator` (typed:
             :class:`~logto_guard.AuthenticatorOptions`).
     """
 
