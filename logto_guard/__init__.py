@@ -7,8 +7,8 @@ See :class:`LogtoGuard` for the FastAPI entry point.
 
 import typing as _typing
 
-from ._core.authenticator import Authenticator, AuthenticatorOptions
-from ._core.config import ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig, GuardOptions
+from ._core.authenticator import Authenticator
+from ._core.config import ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig
 from ._core.errors import (
     ActorNotAllowedError,
     AlgorithmError,
@@ -34,6 +34,7 @@ from ._core.errors import (
     UnknownKeyError,
 )
 from ._core.identity import AuthInfo
+from ._core.options import AuthenticatorOptions, GuardOptions
 from ._core.policy import Policy
 from ._core.public import publish as _publish
 from ._core.rfc6750 import Refusal

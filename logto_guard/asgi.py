@@ -29,8 +29,9 @@ from typing import Any
 
 import httpx
 
-from ._core.authenticator import Authenticator, AuthenticatorOptions, authenticator_for
-from ._core.config import GuardConfig, Unpack
+from ._core.authenticator import Authenticator, authenticator_for
+from ._core.config import GuardConfig
+from ._core.options import AuthenticatorOptions, Unpack
 from ._core.policy import Policy
 from ._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal, authorization_values
 from ._core.status import Readiness

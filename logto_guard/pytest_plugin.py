@@ -17,7 +17,7 @@ from typing import Protocol, cast
 
 import pytest
 
-from ._core.config import Unpack
+from ._core.options import Unpack
 from .testing import FakeClock, FakeLogto, FakeLogtoOptions, Guarded
 
 __all__ = ["FakeLogtoFactory", "fake_clock", "fake_logto"]

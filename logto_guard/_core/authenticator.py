@@ -16,7 +16,7 @@ from typing import overload
 
 import httpx
 
-from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig, GuardOptions, Unpack, resolve_config
+from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from .errors import (
     AuthError,
     ConfigurationError,
@@ -29,6 +29,7 @@ from .errors import (
 from .identity import AuthInfo
 from .jwks_cache import JWKSCache
 from .metrics import instrument
+from .options import AuthenticatorOptions, GuardOptions, Unpack, resolve_config
 from .policy import Policy
 from .refusal_log import RefusalLog
 from .rfc6750 import Refusal, parse_authorization, refusal
@@ -37,16 +38,6 @@ from .trusted_keys import TrustedKey
 from .validator import TokenValidator
 
 logger = logging.getLogger("logto_guard")
-
-
-class AuthenticatorOptions(GuardOptions, total=False):
-    """The ``**options`` a front end passes on to its :class:`Authenticator`: every
-    :class:`GuardOptions` keyword plus the Authenticator's ``metrics``, ``meter_provider``
-    and ``key_source`` (see :class:`Authenticator`)."""
-
-    metrics: bool
-    meter_provider: object
-    key_source: JWKSCache | None
 
 
 def authenticator_for(

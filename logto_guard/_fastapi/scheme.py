@@ -22,10 +22,11 @@ from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection
 from starlette.routing import Route
 
-from .._core.authenticator import AuthenticatorOptions, authenticator_for
-from .._core.config import GuardConfig, Unpack
+from .._core.authenticator import authenticator_for
+from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
 from .._core.identity import AuthInfo
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_document, metadata_path, metadata_url
 from .._core.rfc6750 import WEBSOCKET_REFUSAL_CODE, Refusal

@@ -21,9 +21,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.fastmcp needs FastMCP: pip install 'logto-guard[fastmcp]'"
     ) from exc
 
-from .._core.authenticator import Authenticator, AuthenticatorOptions, authenticator_for
-from .._core.config import GuardConfig, Unpack
+from .._core.authenticator import Authenticator, authenticator_for
+from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from .request import ASGIApp, Receive, Scope, Send

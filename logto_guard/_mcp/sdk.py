@@ -21,9 +21,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
     ) from exc
 
-from .._core.authenticator import Authenticator, AuthenticatorOptions, authenticator_for
-from .._core.config import GuardConfig, Unpack
+from .._core.authenticator import Authenticator, authenticator_for
+from .._core.config import GuardConfig
 from .._core.identity import AuthInfo
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_path, metadata_url
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer

@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypedDict
 import httpx
 
 from .._core.authenticator import Authenticator
-from .._core.config import Unpack
+from .._core.options import Unpack
 from ._signing import (
     LOGTO_JWKS_CACHE_CONTROL,
     PrivateKey,

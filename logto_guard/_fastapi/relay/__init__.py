@@ -35,7 +35,7 @@ import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..._core.config import Unpack
+from ..._core.options import Unpack
 from ._checks import (
     NO_STORE,
     NQSCHAR,
