@@ -3,6 +3,7 @@
 from __future__ import annotations
 import __future__
 
+import dataclasses
 import importlib
 import inspect
 import types
@@ -100,6 +101,19 @@ def test_type_hints_of_public_classes_still_resolve(name: str) -> None:
         value = getattr(module, exported)
         if inspect.isclass(value):
             typing.get_type_hints(value)
+        if dataclasses.is_dataclass(value):
+            unresolved = [f.name for f in dataclasses.fields(value) if isinstance(f.type, str)]
+            assert unresolved == [], exported
+
+
+def test_pydantic_still_reads_auth_info() -> None:
+    """An endpoint returning ``AuthInfo`` makes FastAPI build its schema with pydantic."""
+    import pydantic
+
+    from logto_guard import AuthInfo
+
+    schema = pydantic.TypeAdapter(AuthInfo).json_schema()
+    assert schema["properties"]["expires_at"]["format"] == "date-time"
 
 
 def test_the_root_exports_only_what_users_need() -> None:

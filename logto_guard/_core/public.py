@@ -11,8 +11,8 @@ def publish(module: str, names: Iterable[str], namespace: Mapping[str, object]) 
     """Set ``__module__`` of each class and function in ``names`` to ``module``.
 
     Reprs, tracebacks and docs then show ``logto_guard.AuthInfo``, not the private path.
-    Class annotations are resolved first: ``typing.get_type_hints`` (pydantic, FastAPI)
-    looks names up in ``sys.modules[cls.__module__]``, which no longer holds them.
+    Class annotations (and dataclass field types) are resolved first: ``get_type_hints``
+    and pydantic look names up in ``sys.modules[cls.__module__]``, which does not hold them.
     """
     for name in names:
         value = namespace[name]
@@ -25,6 +25,8 @@ def publish(module: str, names: Iterable[str], namespace: Mapping[str, object]) 
                     pass
                 else:
                     value.__annotations__ = {key: hints[key] for key in own}
+                    for field in getattr(value, "__dataclass_fields__", {}).values():
+                        field.type = hints.get(field.name, field.type)
             value.__module__ = module
         elif inspect.isfunction(value):
             value.__module__ = module

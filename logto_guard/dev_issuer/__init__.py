@@ -89,9 +89,10 @@ __all__ = [
 # hints are resolved first, as get_type_hints looks them up in sys.modules[__module__].
 for _value in [globals()[name] for name in __all__]:
     if isinstance(_value, type) and inspect.get_annotations(_value):
-        _value.__annotations__ = {
-            key: typing.get_type_hints(_value)[key] for key in inspect.get_annotations(_value)
-        }
+        _hints = typing.get_type_hints(_value)
+        _value.__annotations__ = {key: _hints[key] for key in inspect.get_annotations(_value)}
+        for _field in getattr(_value, "__dataclass_fields__", {}).values():
+            _field.type = _hints.get(_field.name, _field.type)
     if isinstance(_value, type | types.FunctionType):
         _value.__module__ = __name__
-del _value
+del _value, _hints, _field
