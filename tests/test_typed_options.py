@@ -76,6 +76,21 @@ async def app(scope: object, receive: object, send: object) -> None:
     """An ASGI app that is never called."""
 
 
+def test_the_mcp_front_ends_accept_a_guard_config() -> None:
+    pytest.importorskip("mcp")
+    from logto_guard.mcp import LogtoTokenVerifier
+
+    config = GuardConfig(endpoint=ENDPOINT, audience="https://shop.example.com/mcp")
+    assert LogtoTokenVerifier(config=config).authenticator.config is config
+    pytest.importorskip("fastmcp")
+    from logto_guard.fastmcp import LogtoProvider
+
+    provider = LogtoProvider(config=config, base_url="https://shop.example.com")
+    assert provider.authenticator.config is config
+    with pytest.raises(ConfigurationError, match="audience"):
+        LogtoProvider(config=config, base_url="https://shop.example.com", audience=AUDIENCE)  # type: ignore[call-overload]
+
+
 def test_a_config_and_keywords_together_are_refused() -> None:
     config = GuardConfig(endpoint=ENDPOINT, audience=AUDIENCE)
     with pytest.raises(ConfigurationError, match="leeway"):
