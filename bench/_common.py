@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from logto_guard.testing import (
+from logto_guard.signing import (
     PrivateKey,
     generate_private_key,
     load_private_pem,

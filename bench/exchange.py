@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from logto_guard.client import LogtoM2MClient
-from logto_guard.testing import generate_private_key, logto_claims, sign
+from logto_guard.signing import generate_private_key, logto_claims, sign
 
 from ._common import AUDIENCE, ENDPOINT, ISSUER, median
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 
 import httpx
 
-from logto_guard import JWKSCache
+from logto_guard.lowlevel import JWKSCache
 
 
 def _gzip_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:

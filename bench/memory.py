@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from logto_guard import GuardConfig, JWKSCache, TokenValidator
+from logto_guard import GuardConfig
+from logto_guard.lowlevel import JWKSCache, TokenValidator
 
 from ._common import AUDIENCE, ENDPOINT, Issuer, jwks_http_client, peak_rss_mb, print_table, rss_mb
 

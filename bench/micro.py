@@ -38,7 +38,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from logto_guard import GuardConfig, JWKSCache, TokenValidator
+from logto_guard import GuardConfig
+from logto_guard.lowlevel import JWKSCache, TokenValidator
 
 from ._common import (
     AUDIENCE,

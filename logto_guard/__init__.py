@@ -8,13 +8,7 @@ See :class:`LogtoGuard` for the FastAPI entry point.
 import typing as _typing
 
 from ._core.authenticator import Authenticator
-from ._core.config import (
-    DEFAULT_ALGORITHMS,
-    ORGANIZATION_AUDIENCE,
-    ORGANIZATION_AUDIENCE_PREFIX,
-    SUPPORTED_ALGORITHMS,
-    GuardConfig,
-)
+from ._core.config import ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig
 from ._core.errors import (
     ActorNotAllowedError,
     AlgorithmError,
@@ -40,12 +34,11 @@ from ._core.errors import (
     UnknownKeyError,
 )
 from ._core.identity import AuthInfo
-from ._core.jwks_cache import JWKSCache
+from ._core.options import AuthenticatorOptions, GuardOptions
 from ._core.policy import Policy
+from ._core.public import publish as _publish
 from ._core.rfc6750 import Refusal
 from ._core.status import Readiness, Stats
-from ._core.trusted_keys import TrustedKey
-from ._core.validator import TokenValidator
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:  # type checkers see the real name; no __getattr__ hides typos
@@ -55,7 +48,7 @@ else:
     def __getattr__(name: str) -> object:
         # FastAPI loads only for users of LogtoGuard: MCP-only and ASGI users never pay.
         if name == "LogtoGuard":
-            from ._fastapi.scheme import LogtoGuard
+            from .fastapi import LogtoGuard  # its public home, which sets __module__
 
             globals()["LogtoGuard"] = LogtoGuard
             return LogtoGuard
@@ -66,21 +59,21 @@ else:
 
 
 __all__ = [
-    "DEFAULT_ALGORITHMS",
     "ORGANIZATION_AUDIENCE",
-    "ORGANIZATION_AUDIENCE_PREFIX",
     "SUPPORTED_ALGORITHMS",
     "ActorNotAllowedError",
     "AlgorithmError",
     "AuthError",
     "AuthInfo",
     "Authenticator",
+    "AuthenticatorOptions",
     "ClientNotAllowedError",
     "ConfigurationError",
     "CredentialsMissingError",
     "DelegationNotAllowedError",
     "ExpiredTokenError",
     "GuardConfig",
+    "GuardOptions",
     "ImmatureTokenError",
     "InsufficientScopeError",
     "InvalidClaimError",
@@ -88,7 +81,6 @@ __all__ = [
     "InvalidSignatureError",
     "InvalidTokenError",
     "InvalidTypeError",
-    "JWKSCache",
     "KeysUnavailableError",
     "LogtoGuard",
     "LogtoGuardError",
@@ -100,8 +92,9 @@ __all__ = [
     "Readiness",
     "Refusal",
     "Stats",
-    "TokenValidator",
-    "TrustedKey",
     "UnknownKeyError",
     "__version__",
 ]
+
+# LogtoGuard's home is logto_guard.fastapi (loaded lazily, never here).
+_publish(__name__, [name for name in __all__ if name != "LogtoGuard"], globals())

@@ -22,11 +22,16 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
 from typing import Any
 
-from ._core.authenticator import Authenticator
+import httpx
+
+from ._core.authenticator import Authenticator, authenticator_for
+from ._core.config import GuardConfig
 from ._core.front_end import KeyLifecycle
+from ._core.options import AuthenticatorOptions, Unpack
 from ._core.policy import Policy
 from ._core.rfc6750 import (
     WEBSOCKET_REFUSAL_CODE,
@@ -63,8 +68,14 @@ class LogtoAuthMiddleware(KeyLifecycle):
         close_websockets_at_expiry: a WebSocket is authenticated once, at its handshake,
             and by default outlives its token. When True, it is closed with code 1008 when
             the token's ``exp`` passes (the app then receives ``websocket.disconnect``).
-        **options: ``endpoint``, ``audience`` and the other guard options, plus
-            ``http_client`` and ``clock``.
+        endpoint: the Logto endpoint (unless ``config`` or ``authenticator`` is given).
+        audience: the API resource indicator (unless ``config`` or ``authenticator``).
+        config: a ready :class:`~logto_guard.GuardConfig`, instead of ``endpoint``,
+            ``audience`` and the config options.
+        http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one).
+        clock: seconds since the epoch (tests inject a fake clock).
+        **options: the other guard options (typed:
+            :class:`~logto_guard.AuthenticatorOptions`).
     """
 
     def __init__(
@@ -80,14 +91,21 @@ class LogtoAuthMiddleware(KeyLifecycle):
         clients: Collection[str] | None = None,
         allow_actor: bool = True,
         allow_delegated: bool = True,
-        **options: Any,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
         self.app = app
         self.required_scopes = tuple(required_scopes)
         self.public_paths = frozenset(public_paths)
         self.organization = organization
         self.optional = optional
-        self.authenticator = authenticator or Authenticator(**options)
+        self.authenticator = authenticator or authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
+        )
         self.authenticator.check_organization_source(organization)
         self.close_websockets_at_expiry = close_websockets_at_expiry
         policy = Policy(clients=clients, allow_actor=allow_actor, allow_delegated=allow_delegated)

@@ -14,6 +14,7 @@ Example::
         return {"caller": auth.client_id}
 """
 
+from ._core.public import publish as _publish
 from ._fastapi.scheme import (
     GuardHTTPException,
     LogtoGuard,
@@ -26,6 +27,4 @@ __all__ = [
     "guard_exception_handler",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+_publish(__name__, __all__, globals())

@@ -20,16 +20,33 @@ verified-token cache); the provider serves RFC 9728 metadata naming ``<endpoint>
 answers refusals on the MCP endpoint as RFC 6750 says, with ``resource_metadata``.
 """
 
+import typing as _typing
+import warnings as _warnings
+
+from ._core.public import publish as _publish
 from ._mcp.fastmcp import (
+    LogtoFastMCPVerifier,
     LogtoProvider,
-    LogtoTokenVerifier,
 )
 
 __all__ = [
+    "LogtoFastMCPVerifier",
     "LogtoProvider",
-    "LogtoTokenVerifier",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+_publish(__name__, __all__, globals())
+
+if _typing.TYPE_CHECKING:
+    LogtoTokenVerifier = LogtoFastMCPVerifier
+else:
+
+    def __getattr__(name: str) -> object:
+        # Renamed in 0.x: logto_guard.mcp.LogtoTokenVerifier is the MCP SDK's, another class.
+        if name == "LogtoTokenVerifier":
+            _warnings.warn(
+                "logto_guard.fastmcp.LogtoTokenVerifier is now LogtoFastMCPVerifier",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return LogtoFastMCPVerifier
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

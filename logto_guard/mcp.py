@@ -27,6 +27,7 @@ resource: the SDK leaves the audience to the verifier), and an ``AccessToken`` w
 principal (client_id, issuer, subject) is complete.
 """
 
+from ._core.public import publish as _publish
 from ._mcp.sdk import (
     LogtoTokenVerifier,
     MCPAuthMiddleware,
@@ -45,6 +46,4 @@ __all__ = [
     "to_access_token",
 ]
 
-for _name in __all__:
-    globals()[_name].__module__ = __name__
-del _name
+_publish(__name__, __all__, globals())

@@ -13,13 +13,27 @@ Each guard handed to ``fake_logto`` goes back to its real JWKS after the test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Protocol, cast
 
 import pytest
 
-from .testing import FakeClock, FakeLogto, Guarded
+from ._core.options import Unpack
+from .testing import FakeClock, FakeLogto, FakeLogtoOptions, Guarded
 
-FakeLogtoFactory = Callable[..., FakeLogto]
+__all__ = ["FakeLogtoFactory", "fake_clock", "fake_logto"]
+
+
+class _FactoryOptions(FakeLogtoOptions, total=False):
+    endpoint: str
+    audience: str
+
+
+class FakeLogtoFactory(Protocol):
+    """The ``fake_logto`` fixture: ``fake_logto(guard=None, **options)`` (see there)."""
+
+    def __call__(
+        self, guard: Guarded | None = None, **options: Unpack[_FactoryOptions]
+    ) -> FakeLogto: ...
 
 
 @pytest.fixture
@@ -31,10 +45,12 @@ def fake_logto() -> Iterator[FakeLogtoFactory]:
     """
     undo: list[Callable[[], None]] = []
 
-    def make(guard: Guarded | None = None, **options: Any) -> FakeLogto:
+    def make(guard: Guarded | None = None, **options: Unpack[_FactoryOptions]) -> FakeLogto:
         if guard is None:
             return FakeLogto(**options)
-        fake = FakeLogto.for_guard(guard, **options)
+        if "endpoint" in options or "audience" in options:
+            raise TypeError("fake_logto(guard) takes the guard's endpoint and audience")
+        fake = FakeLogto.for_guard(guard, **cast(FakeLogtoOptions, options))
         undo.append(fake.trust(guard))
         return fake
 

@@ -71,7 +71,7 @@ def test_bad_options_raise_configuration_error(options: dict[str, Any], message:
 
 def test_guard_reports_unknown_and_missing_options() -> None:
     with pytest.raises(ConfigurationError, match=r"unknown option.*leway"):
-        LogtoGuard(**BASE, leway=5)
+        LogtoGuard(**BASE, leway=5)  # type: ignore[call-overload]  # mypy sees it too
     with pytest.raises(ConfigurationError, match="audience"):
         GuardConfig.from_options(endpoint="https://tenant.logto.app")
 

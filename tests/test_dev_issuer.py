@@ -29,7 +29,7 @@ from logto_guard.dev_issuer import (
     open_issuer,
 )
 from logto_guard.dev_issuer.__main__ import describe, main, parse_args
-from logto_guard.testing import thumbprint
+from logto_guard.signing import thumbprint
 
 BASE = "http://127.0.0.1:3001"
 JSON_TYPE = {"Content-Type": "application/json"}

@@ -19,6 +19,8 @@ MODULES = [
     "logto_guard.fastmcp",
     "logto_guard.client",
     "logto_guard.testing",
+    "logto_guard.signing",
+    "logto_guard.lowlevel",
     "logto_guard.dev_issuer",
 ]
 

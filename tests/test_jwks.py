@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from logto_guard import JWKSCache, KeysUnavailableError, UnknownKeyError
+from logto_guard import KeysUnavailableError, UnknownKeyError
 from logto_guard._core.config import SUPPORTED_ALGORITHMS
 from logto_guard._core.trusted_keys import parse_jwks
+from logto_guard.lowlevel import JWKSCache
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio
@@ -255,7 +256,7 @@ async def test_two_keys_under_one_kid_are_both_distrusted(
 async def test_small_rsa_keys_are_refused(logto: FakeLogto, clock: FakeClock) -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from logto_guard.testing import public_jwk
+    from logto_guard.signing import public_jwk
 
     weak = public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505 - the point
     logto.jwks_fault = lambda r: httpx.Response(200, json={"keys": [weak]})

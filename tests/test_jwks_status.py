@@ -8,8 +8,9 @@ import json
 import httpx
 import pytest
 
-from logto_guard import JWKSCache, KeysUnavailableError
+from logto_guard import KeysUnavailableError
 from logto_guard._core.config import SUPPORTED_ALGORITHMS
+from logto_guard.lowlevel import JWKSCache
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio

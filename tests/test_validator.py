@@ -18,10 +18,9 @@ from logto_guard import (
     InvalidSignatureError,
     InvalidTokenError,
     InvalidTypeError,
-    JWKSCache,
     MalformedTokenError,
-    TokenValidator,
 )
+from logto_guard.lowlevel import JWKSCache, TokenValidator
 from logto_guard.testing import FakeClock, FakeLogto
 
 pytestmark = pytest.mark.anyio

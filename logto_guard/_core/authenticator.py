@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import overload
 
 import httpx
 
@@ -28,12 +28,36 @@ from .identity import AuthInfo
 from .jwks_cache import JWKSCache
 from .key_keeping import KeyKeeping
 from .metrics import instrument
+from .options import AuthenticatorOptions, GuardOptions, Unpack, resolve_config
 from .policy import Policy
 from .refusal_log import RefusalLog
 from .rfc6750 import Refusal, parse_authorization, refusal
 from .status import Stats
 from .trusted_keys import TrustedKey
 from .validator import TokenValidator
+
+
+def authenticator_for(
+    config: GuardConfig | None,
+    endpoint: str | None,
+    audience: str | None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    **options: Unpack[AuthenticatorOptions],
+) -> Authenticator:
+    """A front end's Authenticator, from ``config`` or from the keywords (never both)."""
+    metrics = options.pop("metrics", True)
+    meter_provider = options.pop("meter_provider", None)
+    key_source = options.pop("key_source", None)
+    return Authenticator(
+        config=resolve_config(config, endpoint, audience, options),
+        http_client=http_client,
+        clock=clock,
+        metrics=metrics,
+        meter_provider=meter_provider,
+        key_source=key_source,
+    )
 
 
 class Authenticator(KeyKeeping):
@@ -46,23 +70,55 @@ class Authenticator(KeyKeeping):
         metrics: report OpenTelemetry metrics (see :mod:`logto_guard._metrics`); a no-op
             without ``opentelemetry-api`` or without a configured SDK.
         meter_provider: the OpenTelemetry ``MeterProvider`` (default: the global one).
-        **options: :class:`GuardConfig` options (``endpoint`` and ``audience`` required).
+        key_source: share another Authenticator's :attr:`key_source` (one JWKS cache).
+        config: a ready :class:`GuardConfig`, instead of ``endpoint``, ``audience`` and
+            ``**options``.
+        **options: the other :class:`GuardConfig` fields (typed: :class:`GuardOptions`).
 
     Raises:
         ConfigurationError: an option is invalid.
     """
 
+    @overload
     def __init__(
         self,
         *,
+        endpoint: str,
+        audience: str,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         metrics: bool = True,
-        meter_provider: Any = None,
+        meter_provider: object = None,
         key_source: JWKSCache | None = None,
-        **options: Any,
+        **options: Unpack[GuardOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        config: GuardConfig,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: bool = True,
+        meter_provider: object = None,
+        key_source: JWKSCache | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: bool = True,
+        meter_provider: object = None,
+        key_source: JWKSCache | None = None,
+        **options: Unpack[GuardOptions],
     ) -> None:
-        self.config = GuardConfig.from_options(**options)
+        self.config = resolve_config(config, endpoint, audience, options)
         self.realm = self.config.realm
         #: The RFC 9728 metadata URL named in challenges, set by a front end serving it.
         self.resource_metadata: str | None = None

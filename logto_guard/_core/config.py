@@ -8,7 +8,7 @@ import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,7 +31,6 @@ SUPPORTED_ALGORITHMS = frozenset(
         "EdDSA",
     }
 )
-DEFAULT_ALGORITHMS = SUPPORTED_ALGORITHMS
 DEFAULT_LEEWAY = 30.0
 DEFAULT_TYP = "at+jwt"
 DEFAULT_MAX_TOKEN_SIZE = 8192
@@ -182,7 +181,7 @@ class GuardConfig:
     audience: str
     issuer: str | tuple[str, ...] | None = None
     jwks_uri: str = ""  # "" = <endpoint>/oidc/jwks
-    algorithms: Collection[str] = DEFAULT_ALGORITHMS
+    algorithms: Collection[str] = SUPPORTED_ALGORITHMS
     leeway: float = DEFAULT_LEEWAY
     require_typ: str | None = DEFAULT_TYP
     realm: str = ""  # "" = the audience
@@ -281,8 +280,10 @@ class GuardConfig:
         return self.audience == ORGANIZATION_AUDIENCE
 
     @classmethod
-    def from_options(cls, **options: Any) -> GuardConfig:
-        """Build a config, turning unknown or missing option names into ConfigurationError."""
+    def from_options(cls, **options: object) -> GuardConfig:
+        """Build a config from names known only at run time (a settings mapping), turning
+        unknown or missing names into ConfigurationError (the values are checked as usual).
+        """
         names = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(options) - names)
         if unknown:
@@ -290,4 +291,5 @@ class GuardConfig:
         missing = sorted({"endpoint", "audience"} - set(options))
         if missing:
             raise ConfigurationError(f"missing required option(s): {', '.join(missing)}")
-        return cls(**options)
+        config: GuardConfig = cast(Any, cls)(**options)  # names checked here, values there
+        return config

@@ -9,7 +9,7 @@ import copy
 import time
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Generic, Literal, cast, overload
+from typing import Generic, Literal, cast, overload
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
@@ -21,10 +21,12 @@ from starlette.requests import HTTPConnection
 # FastAPI depends on typing_extensions; its TypeVar takes a default (PEP 696) on 3.10.
 from typing_extensions import TypeVar
 
-from .._core.authenticator import Authenticator
+from .._core.authenticator import authenticator_for
+from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
 from .._core.front_end import KeyLifecycle
 from .._core.identity import AuthInfo
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_url
 from .._core.rfc6750 import Refusal, authorization_values
@@ -67,8 +69,12 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
             resource indicator (the audience, as MCP requires). :meth:`install` then
             serves ``/.well-known/oauth-protected-resource[/<path>]`` and every 401/403
             challenge carries ``resource_metadata="..."``.
+        config: a ready :class:`GuardConfig`, instead of ``endpoint``, ``audience`` and
+            the config options.
         **options: the remaining :class:`GuardConfig` options (``issuer``, ``jwks_uri``,
-            ``algorithms``, ``leeway``, ``require_typ``, ``jwks_*``, ...).
+            ``algorithms``, ``leeway``, ``require_typ``, ``jwks_*``, ...) and the
+            Authenticator's ``metrics``, ``meter_provider`` and ``key_source``; typed:
+            :class:`AuthenticatorOptions`.
 
     Raises:
         ConfigurationError: an option is invalid.
@@ -91,7 +97,7 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         resource_url: str | None = None,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None: ...
     @overload
     def __init__(
@@ -107,13 +113,45 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         resource_url: str | None = None,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None: ...
+    @overload
+    def __init__(
+        self: LogtoGuard[AuthInfo],
+        *,
+        config: GuardConfig,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: Literal[True] = True,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: LogtoGuard[AuthInfo | None],
+        *,
+        config: GuardConfig,
+        scopes: Mapping[str, str] | None = None,
+        organization: str | Callable[[Request], str | None] | None = None,
+        auto_error: bool,
+        scheme_name: str | None = None,
+        description: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        resource_url: str | None = None,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+
     def __init__(
         self,
         *,
-        endpoint: str,
-        audience: str,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
         scopes: Mapping[str, str] | None = None,
         organization: str | Callable[[Request], str | None] | None = None,
         auto_error: bool = True,
@@ -122,10 +160,10 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         resource_url: str | None = None,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
-        self.authenticator = Authenticator(
-            endpoint=endpoint, audience=audience, http_client=http_client, clock=clock, **options
+        self.authenticator = authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
         )
         config = self.authenticator.config
         self.resource_url = resource_url

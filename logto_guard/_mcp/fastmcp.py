@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,17 +21,19 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.fastmcp needs FastMCP: pip install 'logto-guard[fastmcp]'"
     ) from exc
 
-from .._core.authenticator import Authenticator
+from .._core.authenticator import Authenticator, authenticator_for
+from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.scopes import check_resource_scopes, implication_closure
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
 from .request import ASGIApp, Receive, Scope, Send
 
-__all__ = ["LogtoProvider", "LogtoTokenVerifier"]
+__all__ = ["LogtoFastMCPVerifier", "LogtoProvider"]
 
 
-class LogtoTokenVerifier(TokenVerifier):
+class LogtoFastMCPVerifier(TokenVerifier):
     """A FastMCP ``TokenVerifier`` on a logto-guard :class:`~logto_guard.Authenticator`.
 
     Returns ``None`` for any refused token (another audience included).
@@ -79,9 +81,15 @@ class LogtoProvider(RemoteAuthProvider):
             satisfies the listed ones, for ``tool_scopes``, ``required_scopes`` and the
             ``AccessToken.scopes`` FastMCP's own checks read.
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
-        http_client, clock, **options: as for :class:`~logto_guard.Authenticator`.
+        config: a ready :class:`~logto_guard.GuardConfig` (its audience is the resource),
+            instead of ``endpoint``, ``audience`` and the config options.
+        http_client: as for :class:`~logto_guard.Authenticator`.
+        clock: as for :class:`~logto_guard.Authenticator`.
+        **options: as for :class:`~logto_guard.Authenticator` (typed:
+            :class:`~logto_guard.AuthenticatorOptions`).
     """
 
+    @overload
     def __init__(
         self,
         *,
@@ -97,17 +105,58 @@ class LogtoProvider(RemoteAuthProvider):
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        *,
+        config: GuardConfig,
+        base_url: str,
+        required_scopes: Sequence[str] | None = None,
+        scopes_supported: Sequence[str] | None = None,
+        tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        policy: Policy | None = None,
+        scope_implications: Mapping[str, Sequence[str]] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Unpack[AuthenticatorOptions],
+    ) -> None: ...
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        config: GuardConfig | None = None,
+        base_url: str,
+        audience: str | None = None,
+        required_scopes: Sequence[str] | None = None,
+        scopes_supported: Sequence[str] | None = None,
+        tool_scopes: Mapping[str, Sequence[str]] | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        policy: Policy | None = None,
+        scope_implications: Mapping[str, Sequence[str]] | None = None,
+        authenticator: Authenticator | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
         base = base_url.rstrip("/")
         self._base = base
-        # Without audience= (and authenticator=), the audience follows FastMCP's MCP
-        # path (set_mcp_path): http_app(path="/api/mcp") means <base_url>/api/mcp.
-        self._derive_audience = audience is None and authenticator is None
+        # Without audience= (and authenticator=, config=), the audience follows FastMCP's
+        # MCP path (set_mcp_path): http_app(path="/api/mcp") means <base_url>/api/mcp.
+        self._derive_audience = audience is None and authenticator is None and config is None
 
         def make(aud: str) -> Authenticator:
-            return Authenticator(
-                endpoint=endpoint, audience=aud, http_client=http_client, clock=clock, **options
+            return authenticator_for(
+                config,
+                endpoint,
+                aud if config is None else audience,  # with config=, audience= is an error
+                http_client=http_client,
+                clock=clock,
+                **options,
             )
 
         self._make: Callable[[str], Authenticator] = make
@@ -128,7 +177,7 @@ class LogtoProvider(RemoteAuthProvider):
         self.policy = policy
         self.scope_implications = implication_closure(scope_implications)  # checked now
         super().__init__(
-            token_verifier=LogtoTokenVerifier(
+            token_verifier=LogtoFastMCPVerifier(
                 authenticator=self.authenticator, required_scopes=required_scopes
             ),
             authorization_servers=[AnyHttpUrl(i) for i in self.authenticator.config.issuers],
@@ -161,7 +210,7 @@ class LogtoProvider(RemoteAuthProvider):
             self.authenticator = self._make(resource)
             check_resource(self.authenticator)
             verifier = self.token_verifier
-            if isinstance(verifier, LogtoTokenVerifier):
+            if isinstance(verifier, LogtoFastMCPVerifier):
                 verifier.authenticator = self.authenticator
         super().set_mcp_path(mcp_path)
         self.logto_mcp_path = path

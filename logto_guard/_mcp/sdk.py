@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,8 +22,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
     ) from exc
 
-from .._core.authenticator import Authenticator
+from .._core.authenticator import Authenticator, authenticator_for
+from .._core.config import GuardConfig
 from .._core.identity import AuthInfo
+from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_path, metadata_url
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
@@ -61,7 +62,10 @@ class LogtoTokenVerifier:
         authenticator: share an existing :class:`~logto_guard.Authenticator` instead.
         http_client: ``httpx.AsyncClient`` for the JWKS (tests inject one).
         clock: seconds since the epoch (tests inject a fake clock).
-        **options: the other :class:`~logto_guard.GuardConfig` options.
+        config: a ready :class:`~logto_guard.GuardConfig`, instead of ``endpoint``,
+            ``audience`` and the config options.
+        **options: the other :class:`~logto_guard.GuardConfig` options and the
+            Authenticator's (typed: :class:`~logto_guard.AuthenticatorOptions`).
 
     Raises:
         ConfigurationError: an option is invalid, the audience is the organization
@@ -72,13 +76,16 @@ class LogtoTokenVerifier:
     def __init__(
         self,
         *,
+        endpoint: str | None = None,
+        audience: str | None = None,
+        config: GuardConfig | None = None,
         authenticator: Authenticator | None = None,
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
-        **options: Any,
+        **options: Unpack[AuthenticatorOptions],
     ) -> None:
-        self.authenticator = authenticator or Authenticator(
-            http_client=http_client, clock=clock, **options
+        self.authenticator = authenticator or authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
         )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)

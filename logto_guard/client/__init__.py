@@ -28,6 +28,7 @@ an API of your own::
         token = await m2m.get_token(resource="https://shopping.api", scopes=["read:products"])
 """
 
+from .._core.public import publish as _publish
 from ._cache import AccessToken
 from ._challenge import Challenge
 from ._exchange import ACCESS_TOKEN_TYPE, IMPERSONATION_TOKEN_TYPE, PERSONAL_ACCESS_TOKEN_TYPE
@@ -45,3 +46,5 @@ __all__ = [
     "LogtoM2MClient",
     "TokenRequestError",
 ]
+
+_publish(__name__, __all__, globals())

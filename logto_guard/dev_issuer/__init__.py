@@ -23,6 +23,10 @@ Run it with ``python -m logto_guard.dev_issuer``, or in-process::
     asgi_app = create_app(state)  # serve with uvicorn on 127.0.0.1:3001
 """
 
+import inspect
+import types
+import typing
+
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
 from logto_guard.dev_issuer._config import apply_config, build_app, load_config, open_issuer
@@ -80,3 +84,15 @@ __all__ = [
     "load_config",
     "open_issuer",
 ]
+
+# The public home in reprs. Tooling uses public names only, so not the library's helper;
+# hints are resolved first, as get_type_hints looks them up in sys.modules[__module__].
+for _value in [globals()[name] for name in __all__]:
+    if isinstance(_value, type) and inspect.get_annotations(_value):
+        _hints = typing.get_type_hints(_value)
+        _value.__annotations__ = {key: _hints[key] for key in inspect.get_annotations(_value)}
+        for _field in getattr(_value, "__dataclass_fields__", {}).values():
+            _field.type = _hints.get(_field.name, _field.type)
+    if isinstance(_value, type | types.FunctionType):
+        _value.__module__ = __name__
+del _value, _hints, _field

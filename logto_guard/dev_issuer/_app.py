@@ -49,7 +49,7 @@ from logto_guard.dev_issuer._runtime import Runtime
 from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import load_json, parse_body, token_response
 from logto_guard.dev_issuer._users import Directory
-from logto_guard.testing import LOGTO_JWKS_CACHE_CONTROL
+from logto_guard.signing import LOGTO_JWKS_CACHE_CONTROL
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS, KeyStatus, SigningKey, sort_keys
-from logto_guard.testing import generate_private_key
+from logto_guard.signing import generate_private_key
 
 
 def new_key(alg: str, status: KeyStatus, *, rsa_bits: int, now: float) -> SigningKey:

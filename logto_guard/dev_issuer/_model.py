@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from logto_guard.testing import PrivateKey, public_jwk
+from logto_guard.signing import PrivateKey, public_jwk
 
 KeyStatus = Literal["next", "current", "previous"]
 

@@ -19,7 +19,7 @@ from logto_guard.dev_issuer._model import (
     new_app_id,
 )
 from logto_guard.dev_issuer._store import Snapshot, Stamp, file_stamp, read_state, write_state
-from logto_guard.testing import logto_claims, sign
+from logto_guard.signing import logto_claims, sign
 
 DEFAULT_ISSUER = "http://127.0.0.1:3001/oidc"
 DEFAULT_ALG = "ES384"

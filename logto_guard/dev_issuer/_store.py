@@ -22,7 +22,7 @@ from logto_guard.dev_issuer._model import (
     make_resource,
     sort_keys,
 )
-from logto_guard.testing import load_private_pem, private_pem
+from logto_guard.signing import load_private_pem, private_pem
 
 VERSION = 1
 Stamp = tuple[int, int, int]

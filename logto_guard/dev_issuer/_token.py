@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from logto_guard import ORGANIZATION_AUDIENCE_PREFIX
 from logto_guard.dev_issuer._errors import OAuthError
 from logto_guard.dev_issuer._model import DEFAULT_TTL, App
 from logto_guard.dev_issuer._state import IssuerState
+from logto_guard.signing import ORGANIZATION_AUDIENCE_PREFIX
 
 Params = dict[str, list[str]]
 

@@ -10,37 +10,19 @@ Example::
     guard = LogtoGuard(endpoint=logto.endpoint, audience=logto.audience,
                        http_client=logto.http_client())
     token = logto.token(scopes=["read:products"])
+
+The keys and signing behind it are :mod:`logto_guard.signing`.
 """
 
-from ._fake import FakeClock, FakeLogto, Guarded, HasAuthenticator
-from ._signing import (
-    LOGTO_JWKS_CACHE_CONTROL,
-    PrivateKey,
-    default_alg,
-    generate_private_key,
-    load_private_pem,
-    logto_claims,
-    private_pem,
-    public_jwk,
-    sign,
-    sign_compact,
-    thumbprint,
-)
+from .._core.public import publish as _publish
+from ._fake import FakeClock, FakeLogto, FakeLogtoOptions, Guarded, HasAuthenticator
 
 __all__ = [
-    "LOGTO_JWKS_CACHE_CONTROL",
     "FakeClock",
     "FakeLogto",
+    "FakeLogtoOptions",
     "Guarded",
     "HasAuthenticator",
-    "PrivateKey",
-    "default_alg",
-    "generate_private_key",
-    "load_private_pem",
-    "logto_claims",
-    "private_pem",
-    "public_jwk",
-    "sign",
-    "sign_compact",
-    "thumbprint",
 ]
+
+_publish(__name__, __all__, globals())

@@ -7,11 +7,12 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 import httpx
 
 from .._core.authenticator import Authenticator
+from .._core.options import Unpack
 from ._signing import (
     LOGTO_JWKS_CACHE_CONTROL,
     PrivateKey,
@@ -34,6 +35,14 @@ class HasAuthenticator(Protocol):
 
 #: What :meth:`FakeLogto.for_guard` and :meth:`FakeLogto.trust` accept.
 Guarded = Authenticator | HasAuthenticator
+
+
+class FakeLogtoOptions(TypedDict, total=False):
+    """:class:`FakeLogto`'s keywords besides the tenant's ``endpoint`` and ``audience``
+    (what :meth:`FakeLogto.for_guard` takes beside the guard)."""
+
+    alg: str
+    clock: Callable[[], float]
 
 
 def _authenticator(guard: Guarded) -> Authenticator:
@@ -175,7 +184,7 @@ class FakeLogto:
         return {"Authorization": f"Bearer {self.token(scopes=scopes, **claims)}"}
 
     @classmethod
-    def for_guard(cls, guard: Guarded, **options: Any) -> FakeLogto:
+    def for_guard(cls, guard: Guarded, **options: Unpack[FakeLogtoOptions]) -> FakeLogto:
         """A fake whose endpoint, issuer and audience are those ``guard`` expects."""
         config = _authenticator(guard).config
         fake = cls(endpoint=config.endpoint, audience=config.audience, **options)

@@ -29,12 +29,13 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..._core.options import Unpack
 from ._checks import (
     NO_STORE,
     NQSCHAR,
@@ -188,6 +189,18 @@ class TokenRelay:
         return self._client
 
 
+class RelayLimits(TypedDict, total=False):
+    """:class:`TokenRelay`'s limits as typed keywords (a test keeps them in step)."""
+
+    timeout: float
+    max_concurrent: int
+    rate: RateLimit
+    rate_per_ip: RateLimit
+    rate_per_client: RateLimit
+    allowed_origins: Collection[str]
+    clock: Callable[[], float]
+
+
 def add_token_relay(
     app: FastAPI,
     *,
@@ -195,7 +208,7 @@ def add_token_relay(
     audience: str,
     path: str,
     transport: httpx.AsyncBaseTransport | None = None,
-    **options: Any,
+    **options: Unpack[RelayLimits],
 ) -> TokenRelay:
     """Serve ``POST path`` on ``app`` relaying Swagger UI's client-credentials login.
 
