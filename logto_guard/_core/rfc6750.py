@@ -151,12 +151,19 @@ async def send_refusal(scope: _Message, send: _Send, refusal: Refusal, body: Any
     await send_json(send, refusal.status_code, payload, refusal.headers)
 
 
-def refusal(exc: AuthError, realm: str, *, resource_metadata: str | None = None) -> Refusal:
-    """The answer to ``exc``; ``resource_metadata`` is the RFC 9728 metadata URL, if any."""
+def refusal(
+    exc: AuthError,
+    realm: str,
+    *,
+    resource_metadata: str | None = None,
+    scope: Sequence[str] = (),
+) -> Refusal:
+    """The answer to ``exc``; ``resource_metadata`` is the RFC 9728 metadata URL, if any,
+    and ``scope`` the scopes the operation needs, named in a 401 challenge."""
     return Refusal(
         error=exc,
         status_code=exc.status_code,
-        headers=error_headers(exc, realm, resource_metadata=resource_metadata),
+        headers=error_headers(exc, realm, resource_metadata=resource_metadata, scope=scope),
         body=error_body(exc),
     )
 
@@ -166,9 +173,17 @@ def _quote(value: str) -> str:
 
 
 def error_headers(
-    exc: AuthError, realm: str, *, resource_metadata: str | None = None
+    exc: AuthError,
+    realm: str,
+    *,
+    resource_metadata: str | None = None,
+    scope: Sequence[str] = (),
 ) -> dict[str, str]:
-    """Response headers for ``exc``: ``WWW-Authenticate`` (RFC 6750 §3), or ``Retry-After``."""
+    """Response headers for ``exc``: ``WWW-Authenticate`` (RFC 6750 §3), or ``Retry-After``.
+
+    ``scope`` is named in a 401 challenge (RFC 6750 §3 allows it on any challenge; MCP's
+    "Scope Selection Strategy" asks for it); a 403 names the missing scopes instead.
+    """
     if isinstance(exc, KeysUnavailableError):
         return {"Retry-After": str(exc.retry_after)}
     params = [f"realm={_quote(realm)}"]
@@ -177,6 +192,8 @@ def error_headers(
         params.append(f"error_description={_quote(exc.description)}")
     if isinstance(exc, InsufficientScopeError):
         params.append(f"scope={_quote(' '.join(exc.required_scopes))}")
+    elif scope and exc.status_code == 401:
+        params.append(f"scope={_quote(' '.join(scope))}")
     if resource_metadata is not None:  # RFC 9728 §5.1
         params.append(f"resource_metadata={_quote(resource_metadata)}")
     return {"WWW-Authenticate": "Bearer " + ", ".join(params)}

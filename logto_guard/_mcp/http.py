@@ -260,12 +260,8 @@ class MCPAuthMiddleware:
     def refuse(self, exc: AuthError, scopes: Sequence[str] = ()) -> Refusal:
         """The answer to ``exc`` from this front end: its own ``resource_metadata``, and
         on a 401 ``scope=`` naming ``scopes`` (MCP "Scope Selection Strategy")."""
-        answer = refusal(exc, self.authenticator.realm, resource_metadata=self.resource_metadata)
-        challenge = answer.headers.get("WWW-Authenticate")
-        if answer.status_code != 401 or not scopes or challenge is None:
-            return answer
-        headers = {**answer.headers, "WWW-Authenticate": _with_scope(challenge, scopes)}
-        return Refusal(answer.error, answer.status_code, headers, answer.body)
+        realm = self.authenticator.realm
+        return refusal(exc, realm, resource_metadata=self.resource_metadata, scope=scopes)
 
     async def serve_metadata(self, scope: Scope, send: Send) -> None:
         """Answer a request for the metadata document (and its CORS preflight)."""
@@ -283,11 +279,6 @@ class MCPAuthMiddleware:
 
 
 _PARSE_ERROR = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}}
-
-
-def _with_scope(challenge: str, scopes: Sequence[str]) -> str:
-    quoted = " ".join(scopes).replace("\\", "\\\\").replace('"', '\\"')
-    return f'{challenge}, scope="{quoted}"'
 
 
 def _step_up(denied: list[tuple[Any, str, tuple[str, ...]]], needed: Sequence[str]) -> Any:
