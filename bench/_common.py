@@ -11,7 +11,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import socket
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -130,14 +129,6 @@ def peak_rss_mb() -> float:
 def process_rss_mb(pid: int) -> float:
     """Resident set size of process ``pid`` (same machine) in MiB."""
     return _proc_status_kb("VmRSS", str(pid)) / 1024
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (callers retry on a clash)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _proc_status_kb(name: str, pid: str = "self") -> int:

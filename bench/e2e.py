@@ -43,13 +43,13 @@ from pathlib import Path
 import httpx
 
 from demo_api.store import ProductStore
+from tests.integration.servers import reserve_port, reserved_port
 
 from ._common import (
     AUDIENCE,
     ENDPOINT,
     Issuer,
     Ratio,
-    free_port,
     median,
     print_ratios,
     print_table,
@@ -175,35 +175,34 @@ class Server:
         self.log_path = log_path
         self.factory = factory
         self.config_env = config_env
-        self.port = 0
+        self.reservation = reserve_port()  # held while this object lives: no port race
+        self.port = reserved_port(self.reservation)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, deadline_seconds: float = 30.0) -> None:
-        """Start uvicorn and wait until ``/health`` answers (retrying on a port clash)."""
-        for _attempt in range(3):
-            self.port = free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                self.factory,
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ]
-            env = {**os.environ, self.config_env: str(self.config_path)}
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-            if self._wait_healthy(deadline_seconds):
-                return
-            self.stop()
+        """Start uvicorn and wait until ``/health`` answers."""
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.factory,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        env = {**os.environ, self.config_env: str(self.config_path)}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        if self._wait_healthy(deadline_seconds):
+            return
+        self.stop()
         raise RuntimeError(f"uvicorn did not start; log:\n{self.log_path.read_text()}")
 
     def _wait_healthy(self, deadline_seconds: float) -> bool:

@@ -46,8 +46,9 @@ from pathlib import Path
 import httpx
 
 from demo_api.asgi import WORKER_HEADER, WORKER_PATH
+from tests.integration.servers import reserve_port, reserved_port
 
-from ._common import free_port, median, print_table, process_rss_mb
+from ._common import median, print_table, process_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCE = "https://shopping.api"
@@ -96,7 +97,8 @@ class Issuer:
     """The dev issuer as a process: started, stopped and restarted on one port and state."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
+        self.reservation = reserve_port()  # held while this object lives: no port race
+        self.port = reserved_port(self.reservation)
         self.url = f"http://127.0.0.1:{self.port}"
         self.state_dir = workdir / "issuer-state"
         self.config = workdir / "issuer.json"
@@ -136,7 +138,8 @@ class Api:
     """``uvicorn demo_api.asgi:app --workers N`` trusting the issuer."""
 
     def __init__(self, workdir: Path, issuer_url: str, workers: int) -> None:
-        self.port = free_port()
+        self.reservation = reserve_port()  # held while this object lives: no port race
+        self.port = reserved_port(self.reservation)
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.log = workdir / "api.log"

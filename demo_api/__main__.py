@@ -51,8 +51,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(prog="python -m demo_api", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="API bind address (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="API port (8000)")
-    parser.add_argument("--issuer-port", type=int, default=3001, help="dev issuer port (3001)")
+    parser.add_argument("--port", type=int, default=8000, help="API port (8000; 0: any free)")
+    parser.add_argument(
+        "--issuer-port", type=int, default=3001, help="dev issuer port (3001; 0: any free)"
+    )
     parser.add_argument("--db", default="demo.sqlite3", help="SQLite file for products")
     parser.add_argument("--state-dir", default=".logto-dev", help="dev issuer state directory")
     parser.add_argument(
@@ -129,13 +131,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if uvicorn is None:
         return 2
     configure_console(quiet_refusals=args.quiet_refusals)
-    settings = Settings.from_env(db_path=args.db).with_mcp_default(args.port)
+    api_sock = _bind(args.host, args.port, "shopping API")
+    api_port = api_sock.getsockname()[1]  # with --port 0, the port the OS picked
+    settings = Settings.from_env(db_path=args.db).with_mcp_default(api_port)
     issuer_thread: threading.Thread | None = None
     issuer_server: Any = None
     state: IssuerState | None = None
     if settings.endpoint is None:
-        endpoint = f"http://127.0.0.1:{args.issuer_port}"
-        settings = Settings.from_env(endpoint=endpoint, db_path=args.db).with_mcp_default(args.port)
+        issuer_sock = _bind("127.0.0.1", args.issuer_port, "dev issuer")
+        endpoint = f"http://127.0.0.1:{issuer_sock.getsockname()[1]}"
+        settings = Settings.from_env(endpoint=endpoint, db_path=args.db).with_mcp_default(api_port)
         state = open_issuer(args.state_dir, issuer=f"{endpoint}/oidc")
         directory = Directory.open(args.state_dir)
         register_apps(state, settings.audience, settings.mcp_resource, directory)
@@ -144,7 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = dataclasses.replace(
                 settings, mcp_app_id=mcp_server.app_id, mcp_app_secret=mcp_server.app_secret
             )
-        issuer_sock = _bind("127.0.0.1", args.issuer_port, "dev issuer")
         issuer_server = _server(uvicorn, create_issuer_app(state, directory=directory))
         issuer_thread = threading.Thread(
             target=issuer_server.run,
@@ -152,7 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             name=ISSUER_THREAD,  # labels its log lines [issuer]
             daemon=True,
         )
-    api_sock = _bind(args.host, args.port, "shopping API")
     try:
         app = create_app(settings)
     except ConfigurationError as exc:  # e.g. LOGTO_ENDPOINT ending in /oidc
@@ -166,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("error: the dev issuer did not start (see the log above)", file=sys.stderr)
             return 1
     host = f"[{args.host}]" if ":" in args.host else args.host
-    api_url = f"http://{host}:{args.port}"
+    api_url = f"http://{host}:{api_port}"
     if state is not None:
         assert settings.endpoint is not None
         banner = instructions(

@@ -1,4 +1,12 @@
-"""Real HTTP servers on loopback for integration tests: uvicorn in a thread, free ports."""
+"""Real HTTP servers on loopback for integration tests: uvicorn in a thread, free ports.
+
+The one place tests (and bench) get ports. A port is never picked as a number and handed
+on, since another process may bind it in between: a socket is bound to port 0 and passed
+as is (to uvicorn in a thread, or to a subprocess as an inherited descriptor, ``uvicorn
+--fd``); a program that binds itself is started with ``--port 0`` and its port read from
+its output, or is given a port held by :func:`reserve_port` for as long as it is needed
+(also for a server restarted on "the same port").
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,44 @@ def bind_free_port() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def listening_socket() -> socket.socket:
+    """A listening socket on 127.0.0.1 that a subprocess may inherit (``pass_fds``,
+    ``uvicorn --fd``); the caller keeps it open while the subprocess runs."""
+    sock = bind_free_port()
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def reserve_port() -> socket.socket:
+    """A bound, never listening socket holding a free port, for a program that binds the
+    port itself (``--port``) or a server stopped and started again on one port.
+
+    While it is open, connections to the port are refused unless a server listens there,
+    binds without ``SO_REUSEADDR`` fail, and the kernel hands the port to no ``bind(0)`` or
+    ``connect``; servers that set ``SO_REUSEADDR`` (uvicorn, the dev issuer, the demo,
+    :func:`bind_reserved`) may bind it.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def reserved_port(reservation: socket.socket) -> int:
+    """The port number ``reservation`` holds."""
+    port: int = reservation.getsockname()[1]
+    return port
+
+
+def bind_reserved(reservation: socket.socket) -> socket.socket:
+    """A socket bound to the port of ``reservation`` (see :func:`reserve_port`)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(reservation.getsockname())
     return sock
 
 

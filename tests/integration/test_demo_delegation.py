@@ -141,13 +141,13 @@ def test_reorder_works_end_to_end_from_python_m_demo_api(tmp_path: Path) -> None
     exchange on and the dev user; a user's call of the tool reaches the REST API as the
     user, through the MCP server's app."""
     from .servers import wait_until
-    from .test_demo_main import free_port, run_demo
+    from .test_demo_main import run_demo
 
     store = ProductStore(tmp_path / "demo.sqlite3")
     store.create(name="Green tea", price=4.5, description="", app_id="seed")
     store.close()
-    port, issuer_port = free_port(), free_port()
-    with run_demo(tmp_path, port, issuer_port):
+    with run_demo(tmp_path) as process:
+        port, issuer_port = process.listening("shopping API"), process.listening("dev issuer")
 
         def ready() -> bool:
             try:

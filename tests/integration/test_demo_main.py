@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,13 +26,6 @@ from logto_guard.dev_issuer import create_app as create_issuer_app
 from .servers import bind_free_port, serve, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +48,18 @@ class Demo:
         for line in self.process.stderr:
             self.errors.append(line.rstrip("\n"))
 
+    def listening(self, server: str, timeout: float = 60) -> int:
+        """The port of ``server`` (``dev issuer``, ``shopping API``), from its log line."""
+        pattern = re.compile(rf"{server} listening on http://127\.0\.0\.1:(\d+)")
+        found: list[int] = []
+
+        def seen() -> bool:
+            found.extend(int(m[1]) for line in self.errors if (m := pattern.search(line)))
+            return bool(found)
+
+        wait_until(seen, timeout=timeout)
+        return found[0]
+
     def block(self, heading: str) -> str:
         """The shell lines printed under ``heading`` (up to the next blank line)."""
         start = next(i for i, line in enumerate(self.lines) if line.startswith(heading))
@@ -67,11 +72,12 @@ class Demo:
 
 
 @contextmanager
-def run_demo(cwd: Path, port: int, issuer_port: int, **env: str) -> Iterator[Demo]:
-    """``python -m demo_api`` in a subprocess; killed and reaped on exit."""
+def run_demo(cwd: Path, **env: str) -> Iterator[Demo]:
+    """``python -m demo_api --port 0 --issuer-port 0`` in a subprocess (the ports it binds
+    are read from its log: :meth:`Demo.listening`); killed and reaped on exit."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("LOGTO_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "demo_api", "--port", str(port), "--issuer-port", str(issuer_port)],
+        [sys.executable, "-m", "demo_api", "--port", "0", "--issuer-port", "0"],
         cwd=cwd,
         env={**base, "PYTHONPATH": str(ROOT), **env},
         stdout=subprocess.PIPE,
@@ -97,9 +103,8 @@ def run_demo(cwd: Path, port: int, issuer_port: int, **env: str) -> Iterator[Dem
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[Demo, int, int]]:
-    port, issuer_port = free_port(), free_port()
-    with run_demo(tmp_path, port, issuer_port) as process:
-        yield process, port, issuer_port
+    with run_demo(tmp_path) as process:
+        yield process, process.listening("shopping API"), process.listening("dev issuer")
 
 
 def test_demo_prints_curl_lines_that_work_and_stops_on_ctrl_c(
@@ -153,14 +158,14 @@ def test_demo_prints_curl_lines_that_work_and_stops_on_ctrl_c(
 
 
 def test_demo_with_logto_endpoint_set_runs_only_the_api(tmp_path: Path) -> None:
-    port, issuer_port = free_port(), free_port()
-    with run_demo(tmp_path, port, issuer_port, LOGTO_ENDPOINT="https://tenant.logto.app") as demo:
+    with run_demo(tmp_path, LOGTO_ENDPOINT="https://tenant.logto.app") as demo:
         wait_until(lambda: any("trusting https://tenant.logto.app" in s for s in demo.lines))
-        response = httpx.get(f"http://127.0.0.1:{port}/products")
+        response = httpx.get(f"http://127.0.0.1:{demo.listening('shopping API')}/products")
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == 'Bearer realm="https://shopping.api"'
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(f"http://127.0.0.1:{issuer_port}/oidc/jwks")
+        # The banner shows once the API listens, after the issuer's line when there is one.
+        assert not any(line.startswith("[issuer] ") for line in demo.errors), demo.errors
+        assert not (tmp_path / ".logto-dev").exists()
         demo.process.send_signal(signal.SIGINT)
         assert demo.process.wait(timeout=20) == 0
 
@@ -220,26 +225,23 @@ def test_a_jwks_url_answering_html_404_stops_the_start_with_one_clear_line(
 ) -> None:
     """LOGTO_ENDPOINT naming some other web site: its /oidc/jwks is an HTML 404, which can
     only be a configuration mistake. Exit status 1, the reason on stderr, no traceback."""
-    port, issuer_port = free_port(), free_port()
     with (
         serve(not_logto) as endpoint,
-        run_demo(tmp_path, port, issuer_port, LOGTO_ENDPOINT=endpoint) as demo,
+        run_demo(tmp_path, LOGTO_ENDPOINT=endpoint) as demo,
     ):
         assert demo.process.wait(timeout=60) == 1
     assert demo.errors[-1].startswith(f"error: the JWKS at {endpoint}/oidc/jwks is not a Logto")
     assert "check endpoint=" in demo.errors[-1]
     assert "Traceback" not in "\n".join(demo.errors)
     assert not any("Press Ctrl-C" in line for line in demo.lines)
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"http://127.0.0.1:{port}/health")
+    assert not any("listening on" in line for line in demo.errors)
 
 
 def test_an_endpoint_ending_in_oidc_is_refused_in_one_line(tmp_path: Path) -> None:
     """Logto's Console shows the issuer (with /oidc); pasted as LOGTO_ENDPOINT, it is
     refused before anything is served."""
-    port, issuer_port = free_port(), free_port()
-    endpoint = f"http://127.0.0.1:{free_port()}/oidc"
-    with run_demo(tmp_path, port, issuer_port, LOGTO_ENDPOINT=endpoint) as demo:
+    endpoint = "http://127.0.0.1:3001/oidc"  # never contacted
+    with run_demo(tmp_path, LOGTO_ENDPOINT=endpoint) as demo:
         assert demo.process.wait(timeout=60) == 1
     assert len(demo.errors) == 1 and demo.errors[0].startswith("error: ")
     assert "/oidc" in demo.errors[0]
@@ -250,9 +252,9 @@ def test_an_unreachable_issuer_only_warns_and_ready_turns_200_when_it_comes_up(
 ) -> None:
     issuer_sock = bind_free_port()
     endpoint = f"http://127.0.0.1:{issuer_sock.getsockname()[1]}"  # nothing listens yet
-    port, issuer_port = free_port(), free_port()
-    with run_demo(tmp_path, port, issuer_port, LOGTO_ENDPOINT=endpoint) as demo:
+    with run_demo(tmp_path, LOGTO_ENDPOINT=endpoint) as demo:
         wait_until(lambda: any("trusting" in line for line in demo.lines), timeout=60)
+        port = demo.listening("shopping API")
         assert any(
             "logto_guard WARNING starting without signing keys" in line for line in demo.errors
         )

@@ -44,7 +44,7 @@ import pytest
 
 from logto_guard.dev_issuer import IssuerState
 
-from .servers import bind_free_port
+from .servers import reserve_port, reserved_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +167,8 @@ def test_python_app_blocks_run_as_files(block: Block, tmp_path: Path) -> None:
 def test_fresh_blocks_run_in_an_empty_directory(block: Block, tmp_path: Path) -> None:
     """Getting started: the page's saved files, its servers on free ports, its commands."""
     assert shutil.which("curl") is not None, "curl is needed"
-    ports = {"3001": str(_free_port()), "8000": str(_free_port())}
+    issuer, api = reservations = [reserve_port(), reserve_port()]  # held until the end
+    ports = {"3001": str(reserved_port(issuer)), "8000": str(reserved_port(api))}
 
     def adapt(text: str) -> str:
         for old, new in ports.items():
@@ -178,15 +179,19 @@ def test_fresh_blocks_run_in_an_empty_directory(block: Block, tmp_path: Path) ->
     for saved in blocks(ROOT / block.page):
         if saved.saved_as:
             (tmp_path / saved.saved_as).write_text(adapt(saved.body), encoding="utf-8")
-    done = subprocess.run(
-        ["bash", "-e", "-c", adapt(block.body)],
-        cwd=tmp_path,
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            ["bash", "-e", "-c", adapt(block.body)],
+            cwd=tmp_path,
+            env=base_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        for reservation in reservations:
+            reservation.close()
     assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-2000:])
     expected = [line[2:] for line in block.body.splitlines() if line.startswith("# {")]
     assert expected and all(line in done.stdout for line in expected), done.stdout
@@ -208,37 +213,41 @@ class Demo:
         )
 
 
-def _free_port() -> int:
-    sock = bind_free_port()
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
+def _listening(log: str) -> tuple[int, int] | None:
+    """The demo's (API, issuer) ports from its log lines, once both are there."""
+    found = {
+        m[1]: int(m[2])
+        for m in re.finditer(r"(shopping API|dev issuer) listening on http://[^:]+:(\d+)", log)
+    }
+    if len(found) < 2:
+        return None
+    return found["shopping API"], found["dev issuer"]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """``python -m demo_api`` in a fresh directory, as a user starts it."""
     workdir = tmp_path_factory.mktemp("readme-demo")
-    api_port, issuer_port = _free_port(), _free_port()
-    command = [sys.executable, "-m", "demo_api", "--port", str(api_port)]
-    command += ["--issuer-port", str(issuer_port)]
-    process = subprocess.Popen(
-        command,
-        cwd=workdir,
-        env=base_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path_factory.mktemp("readme-demo-log") / "demo.log"
+    command = [sys.executable, "-m", "demo_api", "--port", "0", "--issuer-port", "0"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=base_env(), stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 60
+        while not (ports := _listening(log.read_text())):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the demo did not start"
+            time.sleep(0.05)
+        api_port, issuer_port = ports
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{api_port}/ready", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            assert process.poll() is None, process.communicate()[0]
+            assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "the demo did not get ready"
             time.sleep(0.05)
         issuer = f"http://127.0.0.1:{issuer_port}/oidc"
@@ -260,8 +269,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     finally:
         process.terminate()
         process.wait(timeout=30)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.mode == "sh demo"], ids=lambda b: b.id)

@@ -34,7 +34,14 @@ import pytest
 from demo_api.asgi import WORKER_HEADER, WORKER_PATH
 from logto_guard.dev_issuer import IssuerState, create_app, open_issuer
 
-from .servers import serve, wait_until
+from .servers import (
+    bind_reserved,
+    listening_socket,
+    reserve_port,
+    reserved_port,
+    serve,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -61,28 +68,25 @@ class JWKSCounter:
         await self.app(scope, receive, send)
 
 
-def bind(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
 @dataclass
 class Cluster:
     state: IssuerState
     issuer: JWKSCounter
-    issuer_port: int
+    reservation: socket.socket  # the issuer's port, held while it is down
     api: str
     stack: ExitStack
     pids: set[str] = field(default_factory=set)
 
     def start_issuer(self) -> None:
-        self.stack.enter_context(serve(self.issuer, bind(self.issuer_port)))
+        self.stack.enter_context(serve(self.issuer, bind_reserved(self.reservation)))
 
     def stop_issuer(self) -> None:
         self.stack.close()
         self.stack = ExitStack()
+
+    @property
+    def issuer_port(self) -> int:
+        return reserved_port(self.reservation)
 
     def token(self, app: str) -> str:
         return self.state.mint(app, audience=AUDIENCE, scopes=["read:products"])
@@ -120,27 +124,24 @@ class Cluster:
         return served_new
 
 
-def free_port() -> int:
-    with bind() as sock:
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def api_workers(cwd: Path, issuer_port: int) -> Iterator[str]:
-    """``uvicorn demo_api.asgi:app --workers 2`` on a free loopback port, polled ready."""
-    port = free_port()
+    """``uvicorn demo_api.asgi:app --workers 2`` on a loopback socket it inherits (``--fd``),
+    polled ready."""
+    sock = listening_socket()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGTO_")}
     env.update(LOGTO_ENDPOINT=f"http://127.0.0.1:{issuer_port}", PYTHONPATH=str(ROOT))
     command = [
         *(sys.executable, "-m", "uvicorn", "demo_api.asgi:app", "--workers", str(WORKERS)),
-        *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+        *("--fd", str(sock.fileno()), "--log-level", "warning"),
         "--no-access-log",
     ]
     log = cwd / "uvicorn.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=out)
-    url = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=out, pass_fds=[sock.fileno()]
+        )
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     try:
 
         def ready() -> bool:
@@ -159,13 +160,13 @@ def api_workers(cwd: Path, issuer_port: int) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        sock.close()
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    issuer_sock = bind()
-    issuer_port = issuer_sock.getsockname()[1]
-    issuer_sock.close()
+    reservation = reserve_port()
+    issuer_port = reserved_port(reservation)
     config = {
         "resources": {AUDIENCE: {"scopes": ["read:products", "write:products"]}},
         "apps": [
@@ -177,7 +178,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         tmp_path / "issuer", issuer=f"http://127.0.0.1:{issuer_port}/oidc", config=config
     )
     issuer = JWKSCounter(create_app(state))
-    cluster = Cluster(state, issuer, issuer_port, "", ExitStack())
+    cluster = Cluster(state, issuer, reservation, "", ExitStack())
     # The issuer first, as in a deploy: each worker's start-up check fetches the keys
     # (an unreachable issuer at start is covered by test_demo_main).
     cluster.start_issuer()
@@ -186,6 +187,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             yield cluster
     finally:
         cluster.stop_issuer()
+        reservation.close()
 
 
 @pytest.mark.anyio
