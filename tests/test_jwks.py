@@ -15,6 +15,8 @@ from logto_guard._core.trusted_keys import parse_jwks
 from logto_guard.lowlevel import JWKSCache
 from logto_guard.testing import FakeClock, FakeLogto
 
+from .helpers import settled
+
 pytestmark = pytest.mark.anyio
 
 
@@ -146,7 +148,7 @@ async def test_failed_refresh_keeps_the_last_good_keys(
     logto.jwks_fault = fault
     clock.advance(601)  # stale: the next use refreshes in the background
     assert (await cache.get_key(kid)).kid == kid
-    await cache.wait_idle()
+    await settled(cache)
     assert logto.jwks_requests == 2
     assert cache.last_error is not None
     assert (await cache.get_key(kid)).kid == kid
@@ -177,7 +179,7 @@ async def test_stale_keys_are_dropped_after_the_stale_if_error_bound(
     logto.jwks_fault = lambda r: httpx.Response(500)
     clock.advance(600 + 3599)
     assert (await cache.get_key(logto.signing_kid)).kid == logto.signing_kid
-    await cache.wait_idle()
+    await settled(cache)
     clock.advance(31)
     with pytest.raises(KeysUnavailableError):
         await cache.get_key(logto.signing_kid)
@@ -264,14 +266,15 @@ async def test_small_rsa_keys_are_refused(logto: FakeLogto, clock: FakeClock) ->
         await make_cache(logto, clock).get_key(weak["kid"])
 
 
-async def test_own_http_client_is_created_lazily_and_closed(logto: FakeLogto) -> None:
+async def test_own_http_client_is_closed_by_aclose_and_made_again_on_use() -> None:
     cache = JWKSCache("http://127.0.0.1:9/oidc/jwks", algorithms=SUPPORTED_ALGORITHMS)
-    assert cache._own_client is None
     with pytest.raises(KeysUnavailableError):
         await cache.get_key("x")  # port 9 on loopback: refused, no traffic leaves the host
-    assert cache._own_client is not None
     await cache.aclose()
-    assert cache._own_client is None
+    assert cache.fetches["failure"] == 1
+    await cache.refresh()  # a closed client would raise RuntimeError, not a failed fetch
+    assert cache.fetches["failure"] == 2
+    await cache.aclose()
 
 
 async def test_staged_next_key_is_known_before_it_signs(logto: FakeLogto, clock: FakeClock) -> None:
@@ -283,7 +286,7 @@ async def test_staged_next_key_is_known_before_it_signs(logto: FakeLogto, clock:
     staged = logto.add_key("ES384")  # published, not yet signing
     clock.advance(601)
     await cache.get_key(current)  # answered from cache; refresh starts behind it
-    await cache.wait_idle()
+    await settled(cache)
     assert staged in cache.keys
     requests = logto.jwks_requests
     assert (await cache.get_key(staged)).kid == staged
@@ -391,11 +394,15 @@ async def test_memory_error_while_fetching_is_a_failed_fetch_not_an_escape(
     assert cache.fetches["failure"] == 1
 
 
+def keepers() -> list[asyncio.Task[Any]]:
+    return [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "keep"]  # type: ignore[union-attr]
+
+
 async def test_one_keeper_per_key_source(logto: FakeLogto, clock: FakeClock) -> None:
     cache = make_cache(logto, clock)
     cache.start_keeper()
-    first = cache._keeper
     cache.start_keeper()  # a second front end sharing the source
-    assert cache._keeper is first
+    assert len(keepers()) == 1
     await cache.aclose()
-    assert cache._keeper is None
+    await asyncio.sleep(0)  # let the cancellation land
+    assert keepers() == []

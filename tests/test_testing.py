@@ -63,6 +63,25 @@ async def test_trust_is_undone() -> None:
     assert asked == ["https://acme.logto.app/oidc/jwks"]
 
 
+async def test_trust_and_undo_leave_one_fetch_observation_per_fetch() -> None:
+    """Swapping the key source back and forth never counts a JWKS fetch twice."""
+    authenticator = Authenticator(
+        endpoint="https://acme.logto.app",
+        audience="https://a.test",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(503))),
+    )
+    seen: list[str] = []
+    authenticator.observe_jwks_fetches(lambda outcome, seconds: seen.append(outcome))
+    fake = FakeLogto.for_guard(authenticator)
+    for _ in range(2):
+        fake.trust(authenticator)()
+    await authenticator.refresh_keys()
+    assert seen == ["failure"]
+    fake.trust(authenticator)
+    await authenticator.refresh_keys()
+    assert seen == ["failure", "success"]
+
+
 def test_fake_clock_moves_only_when_told(fake_clock: FakeClock) -> None:
     start = fake_clock()
     fake_clock.advance(90)

@@ -23,6 +23,8 @@ from logto_guard import (
 from logto_guard.lowlevel import JWKSCache, TokenValidator
 from logto_guard.testing import FakeClock, FakeLogto
 
+from .helpers import settled
+
 pytestmark = pytest.mark.anyio
 
 
@@ -405,9 +407,11 @@ async def test_crit_and_b64_headers_are_rejected(
 
 
 async def test_cache_hit_still_checks_the_signing_key_is_published(
-    logto: FakeLogto, make_validator: MakeValidator, clock: FakeClock
+    logto: FakeLogto, clock: FakeClock
 ) -> None:
-    validator = make_validator()
+    config = GuardConfig.from_options(endpoint=logto.endpoint, audience=logto.audience)
+    jwks = JWKSCache.for_config(config, http_client=logto.http_client(), clock=clock)
+    validator = TokenValidator(config, jwks, clock=clock)
     old_kid = logto.signing_kid
     token = logto.token()
     await validator.validate(token)
@@ -415,7 +419,7 @@ async def test_cache_hit_still_checks_the_signing_key_is_published(
     logto.remove_key(old_kid)
     clock.advance(601)  # past the JWKS max age: the next use refreshes the key set
     await validator.validate(token)  # still served from the old set while refreshing
-    await validator._jwks.wait_idle()
+    await settled(jwks)
     with pytest.raises(InvalidTokenError):
         await validator.validate(token)
     assert validator.cache_size == 0

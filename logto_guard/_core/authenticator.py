@@ -133,33 +133,14 @@ class Authenticator(KeyKeeping):
     def _use_keys_from(
         self, http_client: httpx.AsyncClient | None, key_source: JWKSCache | None = None
     ) -> None:
-        config = self.config
-        if key_source is not None:
-            # Shared with another front end of the same tenant: one cache, one keeper.
-            self._jwks = key_source
-            self._validator = TokenValidator(config, self._jwks, clock=self.clock)
-            previous = key_source.on_fetch
-
-            def both(outcome: str, seconds: float) -> None:
-                if previous is not None:
-                    previous(outcome, seconds)
-                self._on_jwks_fetch(outcome, seconds)
-
-            key_source.on_fetch = both
-            return
-        self._jwks = JWKSCache(
-            config.jwks_uri,
-            algorithms=config.algorithms,
-            http_client=http_client,
-            clock=self.clock,
-            timeout=config.jwks_timeout,
-            max_age=config.jwks_max_age,
-            min_cooldown=config.jwks_min_cooldown,
-            max_cooldown=config.jwks_cooldown,
-            stale_if_error=config.jwks_stale_if_error,
-        )
-        self._validator = TokenValidator(config, self._jwks, clock=self.clock)
-        self._jwks.on_fetch = self._on_jwks_fetch
+        if key_source is None:
+            key_source = JWKSCache.for_config(
+                self.config, http_client=http_client, clock=self.clock
+            )
+        # Possibly shared with another front end of the same tenant: one cache, one keeper.
+        self._jwks = key_source
+        self._validator = TokenValidator(self.config, key_source, clock=self.clock)
+        key_source.observe_fetches(self._on_jwks_fetch)
 
     def _on_jwks_fetch(self, outcome: str, seconds: float) -> None:
         for observer in self._fetch_observers:
@@ -313,23 +294,16 @@ class Authenticator(KeyKeeping):
             jwks_fetches=dict(self._jwks.fetches),
         )
 
-    def trust_keys_from(self, http_client: httpx.AsyncClient | None) -> Callable[[], None]:
-        """Fetch keys with ``http_client`` from now on, forgetting keys and verified tokens
-        (a testing hook: :mod:`logto_guard.testing` points a guard at a fake tenant).
-
-        Returns:
-            A function that restores the previous key source.
-        """
-        previous = self._jwks, self._validator
-        self._use_keys_from(http_client)
-
-        def restore() -> None:
-            self._jwks, self._validator = previous
-            self._validator.clear_cache()
-
-        return restore
-
     @property
     def key_source(self) -> JWKSCache:
-        """The key source, to share with another front end: ``Authenticator(key_source=...)``."""
+        """The key source, to share with another front end: ``Authenticator(key_source=...)``.
+
+        Assigning one makes this authenticator trust it from now on and forget the tokens
+        it verified (a front end built before the shared source was; a fake tenant in
+        tests: :meth:`logto_guard.testing.FakeLogto.trust`).
+        """
         return self._jwks
+
+    @key_source.setter
+    def key_source(self, source: JWKSCache) -> None:
+        self._use_keys_from(None, source)

@@ -21,31 +21,27 @@ Refresh policy (after panva/jose's remote JWKS, plus what Logto needs):
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 
 import httpx
 
-from .bounded_body import read_bounded
 from .config import (
     DEFAULT_JWKS_COOLDOWN,
     DEFAULT_JWKS_MAX_AGE,
     DEFAULT_JWKS_MIN_COOLDOWN,
     DEFAULT_JWKS_STALE_IF_ERROR,
     DEFAULT_JWKS_TIMEOUT,
+    GuardConfig,
 )
 from .errors import KeysUnavailableError, UnknownKeyError
-from .trusted_keys import MAX_JWKS_BYTES, JWKSFetchError, TrustedKey, parse_jwks
+from .jwks_fetch import FETCH_FAILURES, download, report_failure
+from .jwks_keeper import KEEPER_REFRESH_AT, keep
+from .loop_client import LoopBoundClient
+from .trusted_keys import TrustedKey
 
-logger = logging.getLogger("logto_guard")
-
-#: The keeper's first retry after a failed fetch, and its cap (seconds).
-KEEPER_FIRST_RETRY = 0.5
-KEEPER_MAX_RETRY = 5.0
-#: The keeper refreshes once this fraction of ``max_age`` has passed.
-KEEPER_REFRESH_AT = 0.9
 #: Unknown kids remembered per refetch (they get 401 until the next one, not 503).
 MAX_MISSED_KIDS = 1024
 
@@ -76,9 +72,8 @@ class JWKSCache:
     ) -> None:
         self.jwks_uri = jwks_uri
         self._allowed = frozenset(algorithms)
-        self._given_client = http_client
-        self._own_client: httpx.AsyncClient | None = None
-        self._own_client_loop: asyncio.AbstractEventLoop | None = None
+        factory = partial(httpx.AsyncClient, timeout=timeout, follow_redirects=False)
+        self._client = LoopBoundClient(http_client, factory)
         self._clock = clock
         self._timeout = timeout
         self._max_age = max_age
@@ -101,8 +96,39 @@ class JWKSCache:
         #: Fetches by outcome: ``success``, ``failure`` (unreachable, 5xx, timeout) and
         #: ``misconfigured`` (an answer no JWKS URL gives).
         self.fetches: dict[str, int] = {"success": 0, "failure": 0, "misconfigured": 0}
-        #: Called after each fetch with its outcome and duration in seconds (metrics).
-        self.on_fetch: Callable[[str, float], None] | None = None
+        self._fetch_observers: list[Callable[[str, float], None]] = []
+
+    @classmethod
+    def for_config(
+        cls,
+        config: GuardConfig,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> JWKSCache:
+        """The key source of ``config``'s tenant, with its JWKS timings and allow-list."""
+        return cls(
+            config.jwks_uri,
+            algorithms=config.algorithms,
+            http_client=http_client,
+            clock=clock,
+            timeout=config.jwks_timeout,
+            max_age=config.jwks_max_age,
+            min_cooldown=config.jwks_min_cooldown,
+            max_cooldown=config.jwks_cooldown,
+            stale_if_error=config.jwks_stale_if_error,
+        )
+
+    def observe_fetches(self, observer: Callable[[str, float], None]) -> None:
+        """Call ``observer(outcome, seconds)`` after each fetch (metrics); adding the same
+        observer again changes nothing."""
+        if observer not in self._fetch_observers:
+            self._fetch_observers.append(observer)
+
+    @property
+    def fetching(self) -> bool:
+        """True while a JWKS request is in flight (a status: poll it, with a deadline)."""
+        return self._inflight is not None
 
     @property
     def keys(self) -> Mapping[str, TrustedKey]:
@@ -184,21 +210,13 @@ class JWKSCache:
         """Fetch the JWKS now (ignoring the spacing); failures keep the current set."""
         await self._fetch(self._clock(), wanted=None)
 
-    async def wait_idle(self) -> None:
-        """Wait for a background refresh in flight, if any (for tests and shutdown)."""
-        task = self._inflight
-        if task is not None:
-            await asyncio.shield(task)
-
     async def aclose(self) -> None:
         """Stop the keeper, cancel a fetch in flight, close the HTTP client this created."""
         self.stop_keeper()
         task, self._inflight = self._inflight, None
         if task is not None and not task.done():
             task.cancel()
-        client, self._own_client = self._own_client, None
-        if client is not None:
-            await client.aclose()
+        await self._client.aclose()
 
     def start_keeper(self) -> None:
         """Keep the key set usable in the background until :meth:`aclose` (idempotent).
@@ -211,7 +229,8 @@ class JWKSCache:
         keeper = self._keeper
         if keeper is not None and not keeper.done() and keeper.get_loop() is loop:
             return
-        self._keeper = loop.create_task(self._keep())
+        keeper_loop = keep(self._refresh_due_in, lambda: self.last_error is not None, self.refresh)
+        self._keeper = loop.create_task(keeper_loop)
 
     def stop_keeper(self) -> None:
         """Stop the background keeper, if running."""
@@ -219,19 +238,11 @@ class JWKSCache:
         if keeper is not None and not keeper.done():
             keeper.cancel()
 
-    async def _keep(self) -> None:
-        retry = KEEPER_FIRST_RETRY
-        while True:
-            now = self._clock()
-            refresh_at = self._fetched_at + self._max_age * KEEPER_REFRESH_AT
-            if self._age(now) == "fresh" and now < refresh_at:
-                retry = KEEPER_FIRST_RETRY
-                await asyncio.sleep(max(refresh_at - now, KEEPER_FIRST_RETRY))
-                continue
-            if self.last_error is not None:  # the last fetch failed: back off first
-                await asyncio.sleep(retry)
-                retry = min(2 * retry, KEEPER_MAX_RETRY)
-            await self._fetch(self._clock(), wanted=None)
+    def _refresh_due_in(self) -> float:
+        now = self._clock()
+        if self._age(now) != "fresh":
+            return 0.0
+        return self._fetched_at + self._max_age * KEEPER_REFRESH_AT - now
 
     def _retry_after(self, now: float) -> int:
         return max(1, math.ceil(max(self._next_fetch_at, self._next_miss_at) - now))
@@ -261,27 +272,17 @@ class JWKSCache:
     async def _run_fetch(self) -> None:
         timer = time.perf_counter()
         outcome = "failure"  # also when cancelled
+        etag = self._etag if self._keys is not None else None
         try:
-            keys = await asyncio.wait_for(self._download(), self._timeout)
-        except (JWKSFetchError, asyncio.TimeoutError, MemoryError) as exc:
-            misconfigured = isinstance(exc, JWKSFetchError) and exc.misconfiguration
-            outcome = "misconfigured" if misconfigured else "failure"
-            self.last_error = str(exc) or (
-                "JWKS fetch timed out"
-                if isinstance(exc, asyncio.TimeoutError)
-                else f"JWKS fetch failed: {type(exc).__name__}"
+            keys, etag = await asyncio.wait_for(
+                download(self._client.get(), self.jwks_uri, self._allowed, etag), self._timeout
             )
+        except FETCH_FAILURES as exc:
+            self.last_error, misconfigured = report_failure(exc, self.jwks_uri)
             self.last_error_is_misconfiguration = misconfigured
-            if misconfigured:
-                logger.error(
-                    "JWKS at %s is misconfigured: %s. Check the endpoint (the Logto endpoint "
-                    "without /oidc, e.g. https://<tenant>.logto.app) or jwks_uri.",
-                    self.jwks_uri,
-                    self.last_error,
-                )
-            else:
-                logger.warning("JWKS fetch from %s failed: %s", self.jwks_uri, self.last_error)
+            outcome = "misconfigured" if misconfigured else "failure"
         else:
+            self._etag = etag
             if keys is not None:  # None: 304 Not Modified, the set in use is still current
                 self._keys = keys
             self._fetched_at = self._clock()
@@ -291,58 +292,6 @@ class JWKSCache:
         finally:
             self._inflight = None
             self.fetches[outcome] += 1
-            if self.on_fetch is not None:
-                self.on_fetch(outcome, time.perf_counter() - timer)
-
-    async def _download(self) -> dict[str, TrustedKey] | None:
-        client = self._client()
-        headers = {
-            "Accept": "application/jwk-set+json, application/json",
-            # Bodies are decoded here, one layer at most, within MAX_JWKS_BYTES.
-            "Accept-Encoding": "identity",
-        }
-        if self._etag is not None and self._keys is not None:
-            headers["If-None-Match"] = self._etag
-        try:
-            async with client.stream(
-                "GET", self.jwks_uri, headers=headers, follow_redirects=False
-            ) as response:
-                status = response.status_code
-                if status == 304 and "If-None-Match" in headers:
-                    return None
-                if status != 200:
-                    # 4xx and redirects cannot be an outage: the URL is wrong.
-                    wrong_url = 300 <= status < 500 and status not in (408, 429)
-                    raise JWKSFetchError(f"JWKS answered HTTP {status}", misconfiguration=wrong_url)
-                body = await read_bounded(response, MAX_JWKS_BYTES)
-                etag = response.headers.get("etag")
-        except httpx.HTTPError as exc:
-            raise JWKSFetchError(f"JWKS request failed: {describe_http_error(exc)}") from exc
-        keys = parse_jwks(body, self._allowed)
-        self._etag = etag
-        return keys
-
-    def _client(self) -> httpx.AsyncClient:
-        if self._given_client is not None:
-            return self._given_client
-        loop = asyncio.get_running_loop()
-        if self._own_client is None or self._own_client_loop is not loop:
-            # A client's connection pool is bound to the loop that used it; test clients
-            # run each app in a new loop, so the old pool is abandoned, not reused.
-            self._own_client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
-            self._own_client_loop = loop
-        return self._own_client
-
-
-#: What OpenSSL says when an https:// URL reaches a server speaking plain HTTP.
-_PLAIN_HTTP_SIGNS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure")
-
-
-def describe_http_error(exc: httpx.HTTPError) -> str:
-    """``ConnectError`` plus what the transport said (printable ASCII, 160 characters at
-    most), and the fix when an https:// URL reached a plain-HTTP server."""
-    detail = "".join(c if " " <= c <= "~" else "?" for c in str(exc))[:160]
-    text = type(exc).__name__ + (f" ({detail})" if detail else "")
-    if any(sign in detail for sign in _PLAIN_HTTP_SIGNS):
-        text += ": the server answers plain HTTP; use http:// for it (e.g. a local Logto)"
-    return text
+            seconds = time.perf_counter() - timer
+            for observer in self._fetch_observers:
+                observer(outcome, seconds)

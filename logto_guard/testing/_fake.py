@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypedDict
 import httpx
 
 from .._core.authenticator import Authenticator
+from .._core.jwks_cache import JWKSCache
 from .._core.options import Unpack
 from ._signing import (
     LOGTO_JWKS_CACHE_CONTROL,
@@ -193,7 +194,17 @@ class FakeLogto:
 
     def trust(self, guard: Guarded) -> Callable[[], None]:
         """Make ``guard`` fetch its keys from this fake; returns a function undoing it."""
-        return _authenticator(guard).trust_keys_from(self.http_client())
+        authenticator = _authenticator(guard)
+        previous = authenticator.key_source
+        # The guard's own JWKS settings and clock, answered in process by this fake.
+        authenticator.key_source = JWKSCache.for_config(
+            authenticator.config, http_client=self.http_client(), clock=authenticator.clock
+        )
+
+        def restore() -> None:
+            authenticator.key_source = previous
+
+        return restore
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer a request for the JWKS URI (the MockTransport handler)."""

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from logto_guard import AuthInfo, LogtoGuard
 from logto_guard.testing import FakeClock, FakeLogto
 
+from ..helpers import settled
 from .servers import serve
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -147,9 +148,9 @@ async def test_failed_refresh_keeps_last_good_keys(
     clock.advance(601)  # past max age: refreshes now fail, the cached keys keep serving
     for _ in range(3):
         await assert_accepted(client, token)
-        await guard.authenticator._jwks.wait_idle()
+        await settled(guard.authenticator.key_source)
         clock.advance(60)
-    assert guard.authenticator._jwks.last_error is not None
+    assert guard.authenticator.readiness().last_error is not None
     assert server.requests >= 2
     assert server.seen == ["/oidc/jwks"] * server.requests  # the redirect was not followed
 
@@ -165,7 +166,7 @@ async def test_stale_keys_serve_for_a_bounded_period_only(
     clock.now = clock_start + 600 + 3600 - 5  # just inside jwks_stale_if_error
     fresh = server.logto.token(scopes=["read:products"])
     await assert_accepted(client, fresh)
-    await guard.authenticator._jwks.wait_idle()
+    await settled(guard.authenticator.key_source)
     clock.advance(10)  # beyond it: no keys may be trusted any more
     late = server.logto.token(scopes=["read:products"])
     assert (await client.get("/products", headers=bearer(late))).status_code == 503
@@ -186,14 +187,14 @@ async def test_slow_jwks_bounds_the_request_and_does_not_delay_cached_keys(
     cached_elapsed = time.monotonic() - started
     new_kid = server.logto.rotate()
     fresh = server.logto.token(scopes=["read:products"], kid=new_kid)
-    await guard.authenticator._jwks.wait_idle()  # the hanging refresh times out (0.5 s)
+    await settled(guard.authenticator.key_source)  # the hanging refresh times out (0.5 s)
     clock.advance(2)
     started = time.monotonic()
     response = await client.get("/products", headers=bearer(fresh))
     bounded_elapsed = time.monotonic() - started
     assert response.status_code == 401  # refetch timed out: kid still unknown
     assert cached_elapsed < server.delay and bounded_elapsed < server.delay
-    assert guard.authenticator._jwks.last_error == "JWKS fetch timed out"
+    assert guard.authenticator.readiness().last_error == "JWKS fetch timed out"
 
 
 async def test_random_kid_flood_causes_at_most_one_fetch_per_cooldown(
