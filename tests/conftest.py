@@ -22,9 +22,18 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "wall_clock: the clock fixture starts at the current second, not in 2023"
+    )
+
+
 @pytest.fixture
-def clock() -> FakeClock:
-    """A clock frozen at 2023-11-14T22:13:20Z until a test advances it."""
+def clock(request: pytest.FixtureRequest) -> FakeClock:
+    """A clock frozen at 2023-11-14T22:13:20Z until a test advances it; at the current
+    second under ``@pytest.mark.wall_clock`` (where PyJWT or an SDK also reads time.time())."""
+    if request.node.get_closest_marker("wall_clock") is not None:
+        return FakeClock()
     return FakeClock(1_700_000_000)
 
 

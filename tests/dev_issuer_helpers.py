@@ -13,6 +13,7 @@ import httpx
 import jwt
 
 from logto_guard.dev_issuer import DEFAULT_USER_ID, Directory, IssuerState, create_app
+from logto_guard.testing import FakeClock
 
 BASE = "http://127.0.0.1:3001"
 ISSUER = f"{BASE}/oidc"
@@ -21,19 +22,7 @@ MCP = "http://127.0.0.1:8000/mcp"
 REDIRECT = "http://127.0.0.1:9999/callback"
 
 
-class Clock:
-    """A settable clock starting at a real whole second (PyJWT checks exp against time)."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def make_state(tmp_path: Path, clock: Clock) -> tuple[IssuerState, Directory]:
+def make_state(tmp_path: Path, clock: FakeClock) -> tuple[IssuerState, Directory]:
     state = IssuerState.open(tmp_path / "state", issuer=ISSUER, clock=clock)
     state.add_resource(SHOP, ["read:products", "write:products"])
     state.add_resource(MCP, ["read:products", "write:products"], ttl=900)

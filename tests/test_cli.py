@@ -91,16 +91,6 @@ def _no_prompt(text: str) -> str:
     raise AssertionError(f"unexpected prompt {text!r}")
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def logto(clock: FakeClock) -> FakeLogto:
-    return FakeLogto(clock=clock)
-
-
 def inspect(logto: FakeLogto, clock: FakeClock, token: str, *extra: str, stdin: str = "") -> Run:
     """``logto-guard inspect TOKEN --endpoint ... --audience ...`` against ``logto``."""
     argv = ["inspect", token, "--endpoint", logto.endpoint, "--audience", logto.audience]

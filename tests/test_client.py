@@ -25,6 +25,7 @@ from logto_guard.client import (
     LogtoM2MClient,
     TokenRequestError,
 )
+from logto_guard.testing import FakeClock
 
 ENDPOINT = "https://my-tenant.logto.app"
 TOKEN_URL = f"{ENDPOINT}/oidc/token"
@@ -34,16 +35,6 @@ RESOURCE = "https://shopping.api"
 MANAGEMENT_API = f"{ENDPOINT}/api"
 API_URL = "https://api.shop.example/products"
 T0 = 1_700_000_000.0
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class FakeLogto:
@@ -111,24 +102,20 @@ def form(request: httpx.Request) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def logto() -> FakeLogto:
+def token_endpoint() -> FakeLogto:
+    """Logto's token endpoint and an API (not the JWKS fake of the ``logto`` fixture)."""
     return FakeLogto()
 
 
 @pytest.fixture
-def make_client(logto: FakeLogto, clock: FakeClock) -> Callable[..., LogtoM2MClient]:
+def make_client(token_endpoint: FakeLogto, clock: FakeClock) -> Callable[..., LogtoM2MClient]:
     def make(**overrides: Any) -> LogtoM2MClient:
         options: dict[str, Any] = {
             "endpoint": ENDPOINT,
             "app_id": APP_ID,
             "app_secret": APP_SECRET,
-            "http_client": httpx.AsyncClient(transport=httpx.MockTransport(logto)),
-            "sync_http_client": httpx.Client(transport=httpx.MockTransport(logto)),
+            "http_client": httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint)),
+            "sync_http_client": httpx.Client(transport=httpx.MockTransport(token_endpoint)),
             "clock": clock,
             **overrides,
         }
@@ -148,11 +135,11 @@ def m2m(make_client: Callable[..., LogtoM2MClient]) -> Iterator[LogtoM2MClient]:
 
 @pytest.mark.anyio
 async def test_token_request_is_exactly_the_one_in_logtos_guide(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     await m2m.fetch_token(resource=RESOURCE, scopes=["read:products", "write:products"])
 
-    [request] = logto.token_requests
+    [request] = token_endpoint.token_requests
     assert request.method == "POST"
     assert str(request.url) == TOKEN_URL
     assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
@@ -166,10 +153,12 @@ async def test_token_request_is_exactly_the_one_in_logtos_guide(
     }
 
 
-def test_sync_token_request_has_the_same_shape(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_sync_token_request_has_the_same_shape(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     m2m.fetch_token_sync(resource=MANAGEMENT_API, scopes=["all"])
 
-    [request] = logto.token_requests
+    [request] = token_endpoint.token_requests
     assert request.headers["Authorization"] == basic(APP_ID, APP_SECRET)
     assert form(request) == {
         "grant_type": ["client_credentials"],
@@ -180,12 +169,12 @@ def test_sync_token_request_has_the_same_shape(m2m: LogtoM2MClient, logto: FakeL
 
 @pytest.mark.anyio
 async def test_no_scope_field_without_scopes_and_organization_id_is_sent(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     await m2m.fetch_token(resource=RESOURCE)
     await m2m.fetch_token(organization_id="org_1")
 
-    first, second = (form(request) for request in logto.token_requests)
+    first, second = (form(request) for request in token_endpoint.token_requests)
     assert first == {"grant_type": ["client_credentials"], "resource": [RESOURCE]}
     assert second == {"grant_type": ["client_credentials"], "organization_id": ["org_1"]}
 
@@ -217,12 +206,12 @@ def test_basic_credentials_are_form_urlencoded_first(app_id: str, secret: str) -
 
 
 def test_token_endpoint_defaults_to_endpoint_oidc_token_and_can_be_replaced(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
     assert make_client(endpoint=ENDPOINT + "/").token_endpoint == TOKEN_URL
     custom = "https://auth.shop.example/oidc/token"
     make_client(token_endpoint=custom).fetch_token_sync(resource=RESOURCE)
-    assert str(logto.token_requests[0].url) == custom
+    assert str(token_endpoint.token_requests[0].url) == custom
 
 
 # -- the answer --------------------------------------------------------------------------
@@ -230,14 +219,14 @@ def test_token_endpoint_defaults_to_endpoint_oidc_token_and_can_be_replaced(
 
 @pytest.mark.anyio
 async def test_access_token_carries_the_answer_and_the_request(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
-    logto.scope = "read:products write:products"
+    token_endpoint.scope = "read:products write:products"
 
     token = await m2m.get_token(resource=RESOURCE, scopes=["read:products"], organization_id="o")
 
     assert token == AccessToken(
-        access_token=logto.issued[0],
+        access_token=token_endpoint.issued[0],
         token_type="Bearer",
         expires_in=3600,
         expires_at=T0 + 3600,
@@ -250,20 +239,22 @@ async def test_access_token_carries_the_answer_and_the_request(
 @pytest.mark.anyio
 @pytest.mark.parametrize("scope", [None, ""])
 async def test_missing_or_empty_scope_means_no_scopes(
-    m2m: LogtoM2MClient, logto: FakeLogto, scope: str | None
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, scope: str | None
 ) -> None:
-    logto.scope = scope
+    token_endpoint.scope = scope
 
     token = await m2m.get_token(organization_id="org_1")
 
     assert token.scopes == frozenset()
 
 
-def test_repr_never_shows_the_token_or_the_secret(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_repr_never_shows_the_token_or_the_secret(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     token = m2m.get_token_sync(resource=RESOURCE)
 
     for text in (repr(token), str(token), repr(m2m), str(m2m)):
-        assert logto.issued[0] not in text
+        assert token_endpoint.issued[0] not in text
         assert "token-1" not in text
         assert APP_SECRET not in text
     assert "expires_at" in repr(token)
@@ -284,32 +275,32 @@ def test_is_expired_at_and_before_expiry() -> None:
 
 @pytest.mark.anyio
 async def test_twenty_async_api_calls_need_one_token_request(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     auth = m2m.auth(resource=RESOURCE, scopes=["read:products"])
-    async with httpx.AsyncClient(transport=httpx.MockTransport(logto), auth=auth) as api:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         statuses = [(await api.get(API_URL)).status_code for _ in range(20)]
 
     assert statuses == [200] * 20
-    assert len(logto.token_requests) == 1
-    assert {token for token, _ in logto.api_calls} == {logto.issued[0]}
+    assert len(token_endpoint.token_requests) == 1
+    assert {token for token, _ in token_endpoint.api_calls} == {token_endpoint.issued[0]}
 
 
 def test_twenty_sync_api_calls_need_one_token_request(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     auth = m2m.auth(resource=MANAGEMENT_API, scopes=["all"])
-    with httpx.Client(transport=httpx.MockTransport(logto), auth=auth) as api:
+    with httpx.Client(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         statuses = [api.get(f"{ENDPOINT}/api/applications").status_code for _ in range(20)]
 
     assert statuses == [200] * 20
-    assert len(logto.token_requests) == 1
-    assert form(logto.token_requests[0])["scope"] == ["all"]
+    assert len(token_endpoint.token_requests) == 1
+    assert form(token_endpoint.token_requests[0])["scope"] == ["all"]
 
 
 @pytest.mark.anyio
 async def test_token_is_refreshed_once_within_the_refresh_margin(
-    m2m: LogtoM2MClient, logto: FakeLogto, clock: FakeClock
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, clock: FakeClock
 ) -> None:
     first = await m2m.get_token(resource=RESOURCE)
     clock.now = T0 + 3600 - 60 - 0.5
@@ -318,28 +309,28 @@ async def test_token_is_refreshed_once_within_the_refresh_margin(
     clock.now = T0 + 3600 - 60
     second = await m2m.get_token(resource=RESOURCE)
 
-    assert second.access_token == logto.issued[1] != first.access_token
+    assert second.access_token == token_endpoint.issued[1] != first.access_token
     assert second.expires_at == clock.now + 3600
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
 def test_short_lived_token_is_reused_for_half_its_lifetime(
-    m2m: LogtoM2MClient, logto: FakeLogto, clock: FakeClock
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, clock: FakeClock
 ) -> None:
     """With expires_in (30 s) under the 60 s margin, a token must not be refetched per call."""
-    logto.expires_in = 30
+    token_endpoint.expires_in = 30
     first = m2m.get_token_sync(resource=RESOURCE)
     clock.now = T0 + 14.9
     assert m2m.get_token_sync(resource=RESOURCE) is first
-    assert len(logto.token_requests) == 1
+    assert len(token_endpoint.token_requests) == 1
 
     clock.now = T0 + 15
     assert m2m.get_token_sync(resource=RESOURCE) is not first
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
 def test_refresh_margin_is_configurable(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto, clock: FakeClock
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto, clock: FakeClock
 ) -> None:
     m2m = make_client(refresh_margin=0)
     first = m2m.get_token_sync(resource=RESOURCE)
@@ -351,7 +342,7 @@ def test_refresh_margin_is_configurable(
 
 @pytest.mark.anyio
 async def test_each_resource_scope_set_and_organization_has_its_own_token(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     tokens = [
         await m2m.get_token(resource=RESOURCE),
@@ -372,7 +363,7 @@ async def test_each_resource_scope_set_and_organization_has_its_own_token(
     ]
 
     assert len({token.access_token for token in tokens}) == 7
-    assert len(logto.token_requests) == 7
+    assert len(token_endpoint.token_requests) == 7
     assert [token.access_token for token in again] == [
         tokens[0].access_token,
         tokens[1].access_token,
@@ -385,17 +376,17 @@ async def test_each_resource_scope_set_and_organization_has_its_own_token(
 
 @pytest.mark.anyio
 async def test_fetch_token_always_requests_and_refreshes_the_cache(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     first = await m2m.fetch_token(resource=RESOURCE)
     second = await m2m.fetch_token(resource=RESOURCE)
 
     assert first.access_token != second.access_token
     assert await m2m.get_token(resource=RESOURCE) is second
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
-def test_invalidate_drops_only_that_token(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_invalidate_drops_only_that_token(m2m: LogtoM2MClient, token_endpoint: FakeLogto) -> None:
     kept = m2m.get_token_sync(resource=MANAGEMENT_API, scopes=["all"])
     dropped = m2m.get_token_sync(resource=RESOURCE, scopes=["read:products"])
 
@@ -403,16 +394,18 @@ def test_invalidate_drops_only_that_token(m2m: LogtoM2MClient, logto: FakeLogto)
 
     assert m2m.get_token_sync(resource=RESOURCE, scopes=["read:products"]) != dropped
     assert m2m.get_token_sync(resource=MANAGEMENT_API, scopes=["all"]) is kept
-    assert len(logto.token_requests) == 3
+    assert len(token_endpoint.token_requests) == 3
 
 
-def test_the_cache_survives_a_new_event_loop(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_the_cache_survives_a_new_event_loop(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     """Nothing is bound to the loop of the first call: asyncio.run twice works."""
     first = asyncio.run(m2m.get_token(resource=RESOURCE))
     assert asyncio.run(m2m.get_token(resource=RESOURCE)) is first
     m2m.invalidate(resource=RESOURCE)
     assert asyncio.run(m2m.get_token(resource=RESOURCE)) != first
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
 # -- concurrency -------------------------------------------------------------------------
@@ -421,8 +414,8 @@ def test_the_cache_survives_a_new_event_loop(m2m: LogtoM2MClient, logto: FakeLog
 class GatedLogto:
     """Holds every token request until released, so concurrent callers pile up."""
 
-    def __init__(self, logto: FakeLogto) -> None:
-        self.logto = logto
+    def __init__(self, token_endpoint: FakeLogto) -> None:
+        self.token_endpoint = token_endpoint
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
@@ -430,14 +423,14 @@ class GatedLogto:
         if request.url.path == "/oidc/token":
             self.entered.set()
             await self.release.wait()
-        return self.logto(request)
+        return self.token_endpoint(request)
 
 
 @pytest.mark.anyio
 async def test_fifty_concurrent_get_token_calls_share_one_request(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
-    gate = GatedLogto(logto)
+    gate = GatedLogto(token_endpoint)
     m2m = make_client(http_client=httpx.AsyncClient(transport=httpx.MockTransport(gate)))
 
     calls = asyncio.gather(*(m2m.get_token(resource=RESOURCE) for _ in range(50)))
@@ -445,17 +438,17 @@ async def test_fifty_concurrent_get_token_calls_share_one_request(
     gate.release.set()
     tokens = await calls
 
-    assert len(logto.token_requests) == 1
-    assert {token.access_token for token in tokens} == {logto.issued[0]}
+    assert len(token_endpoint.token_requests) == 1
+    assert {token.access_token for token in tokens} == {token_endpoint.issued[0]}
 
 
 @pytest.mark.anyio
 async def test_concurrent_callers_share_a_failure_and_the_next_call_retries(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
-    gate = GatedLogto(logto)
+    gate = GatedLogto(token_endpoint)
     m2m = make_client(http_client=httpx.AsyncClient(transport=httpx.MockTransport(gate)))
-    logto.token_answer = lambda _: logto_error(400, "invalid_target", "unknown resource")
+    token_endpoint.token_answer = lambda _: logto_error(400, "invalid_target", "unknown resource")
 
     calls = asyncio.gather(
         *(m2m.get_token(resource=RESOURCE) for _ in range(10)), return_exceptions=True
@@ -465,17 +458,17 @@ async def test_concurrent_callers_share_a_failure_and_the_next_call_retries(
     outcomes = await calls
 
     assert all(isinstance(o, TokenRequestError) and o.error == "invalid_target" for o in outcomes)
-    assert len(logto.token_requests) == 1
-    logto.token_answer = None
-    assert (await m2m.get_token(resource=RESOURCE)).access_token == logto.issued[0]
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 1
+    token_endpoint.token_answer = None
+    assert (await m2m.get_token(resource=RESOURCE)).access_token == token_endpoint.issued[0]
+    assert len(token_endpoint.token_requests) == 2
 
 
 @pytest.mark.anyio
 async def test_a_cancelled_caller_does_not_cancel_the_shared_request(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
-    gate = GatedLogto(logto)
+    gate = GatedLogto(token_endpoint)
     m2m = make_client(http_client=httpx.AsyncClient(transport=httpx.MockTransport(gate)))
 
     impatient = asyncio.ensure_future(m2m.get_token(resource=RESOURCE))
@@ -484,20 +477,20 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_request(
     impatient.cancel()
     gate.release.set()
 
-    assert (await patient).access_token == logto.issued[0]
+    assert (await patient).access_token == token_endpoint.issued[0]
     assert impatient.cancelled()
-    assert len(logto.token_requests) == 1
+    assert len(token_endpoint.token_requests) == 1
 
 
 def test_concurrent_threads_share_one_request(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
     entered, release = threading.Event(), threading.Event()
 
     def held(request: httpx.Request) -> httpx.Response:
         entered.set()
         assert release.wait(timeout=10)
-        return logto(request)
+        return token_endpoint(request)
 
     m2m = make_client(sync_http_client=httpx.Client(transport=httpx.MockTransport(held)))
     started = threading.Barrier(21)
@@ -517,8 +510,8 @@ def test_concurrent_threads_share_one_request(
         thread.join(timeout=10)
 
     assert len(results) == 20
-    assert len(logto.token_requests) == 1
-    assert {token.access_token for token in results} == {logto.issued[0]}
+    assert len(token_endpoint.token_requests) == 1
+    assert {token.access_token for token in results} == {token_endpoint.issued[0]}
 
 
 # -- httpx auth: 401 handling ------------------------------------------------------------
@@ -526,88 +519,99 @@ def test_concurrent_threads_share_one_request(
 
 @pytest.mark.anyio
 async def test_api_401_retries_once_with_a_fresh_token(
-    m2m: LogtoM2MClient, logto: FakeLogto
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
 ) -> None:
     auth = m2m.auth(resource=RESOURCE)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(logto), auth=auth) as api:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         assert (await api.get(API_URL)).status_code == 200
-        logto.rejected.add(logto.issued[0])  # e.g. the app's role was changed
+        token_endpoint.rejected.add(token_endpoint.issued[0])  # e.g. the app's role was changed
         response = await api.post(API_URL, json={"name": "tea"})
 
     assert response.status_code == 200
-    assert len(logto.token_requests) == 2
-    assert logto.api_calls[1:] == [
-        (logto.issued[0], b'{"name":"tea"}'),
-        (logto.issued[1], b'{"name":"tea"}'),
+    assert len(token_endpoint.token_requests) == 2
+    assert token_endpoint.api_calls[1:] == [
+        (token_endpoint.issued[0], b'{"name":"tea"}'),
+        (token_endpoint.issued[1], b'{"name":"tea"}'),
     ]
 
 
 @pytest.mark.anyio
-async def test_a_second_401_is_returned_as_is(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
-    logto.reject_all = True
+async def test_a_second_401_is_returned_as_is(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
+    token_endpoint.reject_all = True
     auth = m2m.auth(resource=RESOURCE)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(logto), auth=auth) as api:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         response = await api.get(API_URL)
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
-    assert len(logto.api_requests) == 2
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.api_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
-def test_sync_api_401_retries_once_then_gives_up(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_sync_api_401_retries_once_then_gives_up(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     auth = m2m.auth(resource=RESOURCE)
-    with httpx.Client(transport=httpx.MockTransport(logto), auth=auth) as api:
+    with httpx.Client(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         api.get(API_URL)
-        logto.rejected.add(logto.issued[0])
+        token_endpoint.rejected.add(token_endpoint.issued[0])
         retried = api.put(API_URL, content=b"payload")
-        logto.reject_all = True
+        token_endpoint.reject_all = True
         refused = api.get(API_URL)
 
     assert retried.status_code == 200
-    assert logto.api_calls[1:3] == [(logto.issued[0], b"payload"), (logto.issued[1], b"payload")]
+    assert token_endpoint.api_calls[1:3] == [
+        (token_endpoint.issued[0], b"payload"),
+        (token_endpoint.issued[1], b"payload"),
+    ]
     assert refused.status_code == 401
-    assert len(logto.api_requests) == 5
-    assert len(logto.token_requests) == 3
+    assert len(token_endpoint.api_requests) == 5
+    assert len(token_endpoint.token_requests) == 3
 
 
 @pytest.mark.anyio
-async def test_concurrent_401s_lead_to_one_new_token(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+async def test_concurrent_401s_lead_to_one_new_token(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     auth = m2m.auth(resource=RESOURCE)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(logto), auth=auth) as api:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         await api.get(API_URL)
-        logto.rejected.add(logto.issued[0])
+        token_endpoint.rejected.add(token_endpoint.issued[0])
         responses = await asyncio.gather(*(api.get(API_URL) for _ in range(10)))
 
     assert [r.status_code for r in responses] == [200] * 10
-    assert len(logto.token_requests) == 2
+    assert len(token_endpoint.token_requests) == 2
 
 
 @pytest.mark.anyio
 async def test_auth_on_the_token_client_itself_does_not_recurse(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
     """One AsyncClient for tokens and API calls: the token request keeps its Basic auth."""
-    shared = httpx.AsyncClient(transport=httpx.MockTransport(logto))
+    shared = httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint))
     m2m = make_client(http_client=shared)
     shared.auth = m2m.auth(resource=RESOURCE)
 
     response = await asyncio.wait_for(shared.get(API_URL), timeout=10)  # no deadlock
 
     assert response.status_code == 200
-    assert logto.token_requests[0].headers["Authorization"] == basic(APP_ID, APP_SECRET)
+    assert token_endpoint.token_requests[0].headers["Authorization"] == basic(APP_ID, APP_SECRET)
 
 
 @pytest.mark.anyio
-async def test_token_errors_surface_from_api_calls(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
-    logto.token_answer = lambda _: logto_error(
+async def test_token_errors_surface_from_api_calls(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
+    token_endpoint.token_answer = lambda _: logto_error(
         401, "invalid_client", "client authentication failed"
     )
     auth = m2m.auth(resource=RESOURCE)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(logto), auth=auth) as api:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(token_endpoint), auth=auth) as api:
         with pytest.raises(TokenRequestError, match="invalid_client"):
             await api.get(API_URL)
-    assert logto.api_requests == []
+    assert token_endpoint.api_requests == []
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -615,7 +619,7 @@ async def test_token_errors_surface_from_api_calls(m2m: LogtoM2MClient, logto: F
 
 @pytest.mark.anyio
 async def test_wrong_secret_raises_invalid_client_with_logtos_code(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
     m2m = make_client(app_secret="wrong-secret")
 
@@ -643,9 +647,9 @@ async def test_wrong_secret_raises_invalid_client_with_logtos_code(
     ],
 )
 def test_token_endpoint_errors_carry_error_description_and_status(
-    m2m: LogtoM2MClient, logto: FakeLogto, status: int, error: str, description: str
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, status: int, error: str, description: str
 ) -> None:
-    logto.token_answer = lambda _: logto_error(status, error, description)
+    token_endpoint.token_answer = lambda _: logto_error(status, error, description)
 
     with pytest.raises(TokenRequestError) as caught:
         m2m.get_token_sync(resource=RESOURCE)
@@ -657,9 +661,11 @@ def test_token_endpoint_errors_carry_error_description_and_status(
     assert str(caught.value) == f"{error}: {description}"
 
 
-def test_logto_error_with_only_code_and_message(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_logto_error_with_only_code_and_message(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     body = {"code": "guard.invalid_input", "message": "The request input is invalid."}
-    logto.token_answer = lambda _: httpx.Response(400, json=body)
+    token_endpoint.token_answer = lambda _: httpx.Response(400, json=body)
 
     with pytest.raises(TokenRequestError) as caught:
         m2m.get_token_sync(resource=RESOURCE)
@@ -678,9 +684,9 @@ def test_logto_error_with_only_code_and_message(m2m: LogtoM2MClient, logto: Fake
     ],
 )
 async def test_error_without_an_oauth_body_is_invalid_response(
-    m2m: LogtoM2MClient, logto: FakeLogto, answer: httpx.Response
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, answer: httpx.Response
 ) -> None:
-    logto.token_answer = lambda _: answer
+    token_endpoint.token_answer = lambda _: answer
 
     with pytest.raises(TokenRequestError) as caught:
         await m2m.get_token(resource=RESOURCE)
@@ -715,9 +721,9 @@ GOOD = {"access_token": "eyJ.x.y", "expires_in": 3600, "token_type": "Bearer"}
     ],
 )
 async def test_malformed_success_is_invalid_response(
-    m2m: LogtoM2MClient, logto: FakeLogto, answer: httpx.Response
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, answer: httpx.Response
 ) -> None:
-    logto.token_answer = lambda _: answer
+    token_endpoint.token_answer = lambda _: answer
 
     with pytest.raises(TokenRequestError) as caught:
         await m2m.get_token(resource=RESOURCE)
@@ -726,9 +732,13 @@ async def test_malformed_success_is_invalid_response(
     assert "eyJ.x.y" not in str(caught.value)
 
 
-def test_lowercase_bearer_token_type_is_accepted(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_lowercase_bearer_token_type_is_accepted(
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto
+) -> None:
     """RFC 6749 §5.1: token_type is case-insensitive."""
-    logto.token_answer = lambda _: httpx.Response(200, json={**GOOD, "token_type": "bearer"})
+    token_endpoint.token_answer = lambda _: httpx.Response(
+        200, json={**GOOD, "token_type": "bearer"}
+    )
 
     assert m2m.get_token_sync(resource=RESOURCE).access_token == "eyJ.x.y"
 
@@ -739,12 +749,12 @@ def test_lowercase_bearer_token_type_is_accepted(m2m: LogtoM2MClient, logto: Fak
     [httpx.ConnectError("[Errno 111] Connection refused"), httpx.ReadTimeout("timed out")],
 )
 async def test_transport_errors_become_network_error(
-    m2m: LogtoM2MClient, logto: FakeLogto, exc: httpx.HTTPError
+    m2m: LogtoM2MClient, token_endpoint: FakeLogto, exc: httpx.HTTPError
 ) -> None:
     def fail(request: httpx.Request) -> httpx.Response:
         raise exc
 
-    logto.token_answer = fail
+    token_endpoint.token_answer = fail
 
     with pytest.raises(TokenRequestError) as caught:
         await m2m.get_token(resource=RESOURCE)
@@ -798,29 +808,29 @@ async def test_clients_passed_in_stay_open(make_client: Callable[..., LogtoM2MCl
 
 @pytest.mark.anyio
 async def test_redirects_are_not_followed_even_if_the_client_would(
-    make_client: Callable[..., LogtoM2MClient], logto: FakeLogto
+    make_client: Callable[..., LogtoM2MClient], token_endpoint: FakeLogto
 ) -> None:
     """The Basic credentials go to the token endpoint and nowhere else."""
     elsewhere = "https://evil.example/oidc/token"
-    logto.token_answer = lambda request: (
+    token_endpoint.token_answer = lambda request: (
         httpx.Response(307, headers={"Location": elsewhere})
         if request.url.host == "my-tenant.logto.app"
         else httpx.Response(200, json=GOOD)
     )
-    transport = httpx.MockTransport(logto)
+    transport = httpx.MockTransport(token_endpoint)
     m2m = make_client(http_client=httpx.AsyncClient(transport=transport, follow_redirects=True))
 
     with pytest.raises(TokenRequestError) as caught:
         await m2m.get_token(resource=RESOURCE)
 
     assert (caught.value.error, caught.value.status_code) == ("invalid_response", 307)
-    assert [str(request.url) for request in logto.token_requests] == [TOKEN_URL]
+    assert [str(request.url) for request in token_endpoint.token_requests] == [TOKEN_URL]
 
 
-def test_no_message_carries_the_secret(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
+def test_no_message_carries_the_secret(m2m: LogtoM2MClient, token_endpoint: FakeLogto) -> None:
     """Even a token endpoint echoing the secret back does not put it in our messages."""
     echo = f"bad secret {APP_SECRET}"
-    logto.token_answer = lambda _: logto_error(401, "invalid_client", echo)
+    token_endpoint.token_answer = lambda _: logto_error(401, "invalid_client", echo)
 
     with pytest.raises(TokenRequestError) as caught:
         m2m.get_token_sync(resource=RESOURCE)
@@ -830,14 +840,14 @@ def test_no_message_carries_the_secret(m2m: LogtoM2MClient, logto: FakeLogto) ->
     assert caught.value.error_description == "bad secret ***"
 
 
-def test_failures_are_not_cached(m2m: LogtoM2MClient, logto: FakeLogto) -> None:
-    logto.token_answer = lambda _: httpx.Response(503, text="maintenance")
+def test_failures_are_not_cached(m2m: LogtoM2MClient, token_endpoint: FakeLogto) -> None:
+    token_endpoint.token_answer = lambda _: httpx.Response(503, text="maintenance")
     with pytest.raises(TokenRequestError):
         m2m.get_token_sync(resource=RESOURCE)
 
-    logto.token_answer = None
-    assert m2m.get_token_sync(resource=RESOURCE).access_token == logto.issued[0]
-    assert len(logto.token_requests) == 2
+    token_endpoint.token_answer = None
+    assert m2m.get_token_sync(resource=RESOURCE).access_token == token_endpoint.issued[0]
+    assert len(token_endpoint.token_requests) == 2
 
 
 # -- configuration -----------------------------------------------------------------------

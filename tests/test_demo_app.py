@@ -16,13 +16,9 @@ from demo_api.store import ProductStore
 from logto_guard import LogtoGuard
 from logto_guard.testing import FakeLogto
 
-pytestmark = pytest.mark.anyio
+# The demo's guard reads time.time(): tokens are minted at the current second.
+pytestmark = [pytest.mark.anyio, pytest.mark.wall_clock]
 READ, WRITE = ["read:products"], ["read:products", "write:products"]
-
-
-@pytest.fixture
-def logto() -> FakeLogto:
-    return FakeLogto()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import stat
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from logto_guard.dev_issuer import (
 )
 from logto_guard.dev_issuer.__main__ import describe, main, parse_args
 from logto_guard.signing import thumbprint
+from logto_guard.testing import FakeClock
 
 BASE = "http://127.0.0.1:3001"
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -39,21 +39,6 @@ OTHER = "https://other.api"
 CLIENT_ID = "shoppingclient0000001"
 CLIENT_SECRET = "S3cretS3cretS3cretS3cretS3cret00"
 TOKEN_KEYS = {"jti", "sub", "iat", "exp", "scope", "client_id", "iss", "aud"}
-
-
-class FakeClock:
-    """A clock frozen at a whole second near real time, so PyJWT's own exp check passes."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -118,7 +103,8 @@ def claims_of(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
-pytestmark = pytest.mark.anyio
+# The clock starts at the current second, so PyJWT's own exp check passes.
+pytestmark = [pytest.mark.anyio, pytest.mark.wall_clock]
 
 
 # --- discovery and JWKS ------------------------------------------------------------------

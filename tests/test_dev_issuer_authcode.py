@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from logto_guard.dev_issuer import DEV_PUBLIC_CLIENT, Directory, IssuerState
+from logto_guard.testing import FakeClock
 
 from .dev_issuer_helpers import (
     BASE,
@@ -16,7 +17,6 @@ from .dev_issuer_helpers import (
     MCP,
     REDIRECT,
     SHOP,
-    Clock,
     claims_of,
     client,
     login,
@@ -25,16 +25,11 @@ from .dev_issuer_helpers import (
     query_of,
 )
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.wall_clock]  # PyJWT checks exp with time
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def setup(tmp_path: Path, clock: Clock) -> tuple[IssuerState, Directory]:
+def setup(tmp_path: Path, clock: FakeClock) -> tuple[IssuerState, Directory]:
     return make_state(tmp_path, clock)
 
 
@@ -267,7 +262,7 @@ async def test_code_is_single_use_and_bound_to_its_client(
 
 
 async def test_code_expires_after_60_seconds(
-    setup: tuple[IssuerState, Directory], clock: Clock
+    setup: tuple[IssuerState, Directory], clock: FakeClock
 ) -> None:
     verifier, challenge = pkce()
     async with client(*setup) as http:

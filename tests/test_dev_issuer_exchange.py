@@ -21,8 +21,9 @@ from logto_guard.dev_issuer import (
     IssuerState,
     apply_config,
 )
+from logto_guard.testing import FakeClock
 
-from .dev_issuer_helpers import MCP, SHOP, Clock, claims_of, client, login, make_state
+from .dev_issuer_helpers import MCP, SHOP, claims_of, client, login, make_state
 
 pytestmark = pytest.mark.anyio
 INVALID_GRANT = {
@@ -35,7 +36,7 @@ INVALID_GRANT = {
 
 class World:
     def __init__(self, tmp_path: Path) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.state, self.directory = make_state(tmp_path, self.clock)
         self.state.add_resource(MANAGEMENT_API, ["all"])
         self.agent = self.state.add_app("agent", grants={SHOP: ["read:products"]})

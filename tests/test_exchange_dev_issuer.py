@@ -12,15 +12,16 @@ import pytest
 from logto_guard import Authenticator
 from logto_guard.client import IMPERSONATION_TOKEN_TYPE, LogtoM2MClient, TokenRequestError
 from logto_guard.dev_issuer import DEV_PUBLIC_CLIENT, App, create_app
+from logto_guard.testing import FakeClock
 
-from .dev_issuer_helpers import BASE, MCP, SHOP, Clock, login, make_state
+from .dev_issuer_helpers import BASE, MCP, SHOP, login, make_state
 
 pytestmark = pytest.mark.anyio
 
 
 class Tenant:
     def __init__(self, tmp_path: Path) -> None:
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.state, self.directory = make_state(tmp_path, self.clock)
         self.agent = self.state.add_app("agent", grants={SHOP: ["read:products"]})
         self.plain = self.state.add_app("plain", grants={SHOP: ["read:products"]})

@@ -16,6 +16,8 @@ from logto_guard import AuthInfo, LogtoGuard
 from logto_guard.fastapi import GuardHTTPException
 from logto_guard.testing import FakeClock, FakeLogto
 
+from .helpers import bearer
+
 pytestmark = pytest.mark.anyio
 REALM = 'realm="https://shopping.api"'
 
@@ -57,10 +59,6 @@ async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_valid_token_with_scope_reaches_the_handler(

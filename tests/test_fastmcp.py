@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,17 +17,14 @@ from fastmcp.server.dependencies import get_access_token
 from logto_guard.fastmcp import LogtoProvider
 from logto_guard.testing import FakeClock, FakeLogto
 
-pytestmark = pytest.mark.anyio
+from . import helpers
+
+# The clock starts at the wall clock's now: the SDK also checks ``expires_at`` with time.time().
+pytestmark = [pytest.mark.anyio, pytest.mark.wall_clock]
 BASE = "http://testserver"
 RESOURCE = f"{BASE}/mcp"
 METADATA = f"{BASE}/.well-known/oauth-protected-resource/mcp"
-ACCEPT = {"Accept": "application/json, text/event-stream"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Frozen at the wall clock's now: the SDK also checks ``expires_at`` with time.time()."""
-    return FakeClock()
+ACCEPT = helpers.MCP_ACCEPT
 
 
 @pytest.fixture
@@ -75,8 +73,7 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {**ACCEPT, "Authorization": f"Bearer {token}"}
+bearer = partial(helpers.bearer, mcp=True)
 
 
 async def test_provider_verifies_with_the_logto_audience(

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +25,13 @@ from logto_guard.mcp import (
 )
 from logto_guard.testing import FakeClock, FakeLogto
 
-pytestmark = pytest.mark.anyio
+from . import helpers
+
+# The clock starts at the wall clock's now: the SDK also checks ``expires_at`` with time.time().
+pytestmark = [pytest.mark.anyio, pytest.mark.wall_clock]
 RESOURCE = "http://testserver/mcp"
 METADATA = "http://testserver/.well-known/oauth-protected-resource/mcp"
-ACCEPT = {"Accept": "application/json, text/event-stream"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """Frozen at the wall clock's now: the SDK also checks ``expires_at`` with time.time()."""
-    return FakeClock()
+ACCEPT = helpers.MCP_ACCEPT
 
 
 @pytest.fixture
@@ -92,8 +90,7 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return rpc("tools/call", {"name": tool, "arguments": arguments}, id_=7)
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {**ACCEPT, "Authorization": f"Bearer {token}"}
+bearer = partial(helpers.bearer, mcp=True)
 
 
 # --- the verifier --------------------------------------------------------------------

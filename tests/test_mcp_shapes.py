@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -21,8 +22,10 @@ from logto_guard import ConfigurationError
 from logto_guard.mcp import LogtoTokenVerifier, auth_settings
 from logto_guard.testing import FakeClock, FakeLogto
 
+from . import helpers
+
 pytestmark = pytest.mark.anyio
-ACCEPT = {"Accept": "application/json, text/event-stream"}
+ACCEPT = helpers.MCP_ACCEPT
 ORIGIN = "http://testserver"
 
 
@@ -31,8 +34,7 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {**ACCEPT, "Authorization": f"Bearer {token}"}
+bearer = partial(helpers.bearer, mcp=True)
 
 
 def shop(verifier: LogtoTokenVerifier, ran: list[str]) -> MCPServer[Any]:

@@ -25,6 +25,8 @@ from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.testing import FakeClock, FakeLogto
 from tests.integration.servers import serve
 
+from .helpers import bearer
+
 pytestmark = pytest.mark.anyio
 ORG_AUD = "urn:logto:organization:"
 NOT_SPECIFIED = {"detail": "organization not specified", "error": "invalid_request"}
@@ -74,10 +76,6 @@ async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=build_app(logto, clock))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("path", ["/orgs/org2/products", "/products", "/by-function/org2"])

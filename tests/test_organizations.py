@@ -21,6 +21,8 @@ from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.dev_issuer import IssuerState, create_app
 from logto_guard.testing import FakeClock, FakeLogto
 
+from .helpers import bearer
+
 pytestmark = pytest.mark.anyio
 ORG_AUD = "urn:logto:organization:"
 
@@ -57,10 +59,6 @@ async def client(logto: FakeLogto, clock: FakeClock) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=build_app(logto, clock))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_organization_token_for_the_requested_org_is_accepted(

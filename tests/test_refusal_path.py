@@ -25,6 +25,8 @@ from logto_guard import AuthInfo, LogtoGuard
 from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.dev_issuer import MANAGEMENT_API, IssuerState, create_app, open_issuer
 
+from .helpers import bearer
+
 pytestmark = pytest.mark.anyio
 
 ISSUER = "http://127.0.0.1:3001/oidc"
@@ -39,16 +41,12 @@ class Row:
     error: str | None
 
 
-def bearer(token: str) -> list[tuple[str, str]]:
-    return [("Authorization", f"Bearer {token}")]
-
-
 def minted(**options: Any) -> Callable[[IssuerState], list[tuple[str, str]]]:
     def build(state: IssuerState) -> list[tuple[str, str]]:
         app = state.ensure_app("admin", grants={MANAGEMENT_API: [SCOPE]})
         options.setdefault("audience", MANAGEMENT_API)
         options.setdefault("scopes", [SCOPE])
-        return bearer(state.mint(app, **options))
+        return [*bearer(state.mint(app, **options)).items()]
 
     return build
 
@@ -56,7 +54,7 @@ def minted(**options: Any) -> Callable[[IssuerState], list[tuple[str, str]]]:
 def tampered(state: IssuerState) -> list[tuple[str, str]]:
     ((_, value),) = minted()(state)
     head, payload, signature = value.removeprefix("Bearer ").split(".")
-    return bearer(f"{head}.{payload}.{signature[::-1]}")
+    return [*bearer(f"{head}.{payload}.{signature[::-1]}").items()]
 
 
 ROWS = [
@@ -71,7 +69,7 @@ ROWS = [
         400,
         "invalid_request",
     ),
-    Row("not-a-jwt", lambda s: bearer("abc"), 401, "invalid_token"),
+    Row("not-a-jwt", lambda s: [*bearer("abc").items()], 401, "invalid_token"),
     Row("tampered", tampered, 401, "invalid_token"),
     Row("expired", minted(now=1_000_000, ttl=60), 401, "invalid_token"),
     Row("other-audience", minted(audience="https://shopping.api"), 401, "invalid_token"),

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from logto_guard import AuthInfo, LogtoGuard
 from logto_guard.testing import FakeClock, FakeLogto
 
-from ..helpers import settled
+from ..helpers import bearer, settled
 from .servers import serve
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -104,10 +104,6 @@ async def api(
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client, guard
     await guard.aclose()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def assert_accepted(client: httpx.AsyncClient, token: str) -> None:

@@ -60,7 +60,7 @@ class FakeLogto:
 
 
 @pytest.fixture
-def logto() -> Iterator[FakeLogto]:
+def token_server() -> Iterator[FakeLogto]:
     fake = FakeLogto()
 
     class Handler(BaseHTTPRequestHandler):
@@ -106,9 +106,9 @@ def logto() -> Iterator[FakeLogto]:
 
 
 @pytest.fixture
-def api(logto: FakeLogto, tmp_path: Path) -> Iterator[str]:
+def api(token_server: FakeLogto, tmp_path: Path) -> Iterator[str]:
     """The demo API trusting the stand-in Logto; yields its base URL."""
-    settings = Settings(endpoint=logto.url, db_path=str(tmp_path / "shop.sqlite3"))
+    settings = Settings(endpoint=token_server.url, db_path=str(tmp_path / "shop.sqlite3"))
     with serve(create_app(settings)) as url:
         yield url
 
@@ -120,11 +120,13 @@ def relay_post(
     return httpx.post(api + RELAY, content=body, headers=sent, timeout=10)
 
 
-def test_swagger_shaped_request_is_forwarded_with_the_audience(api: str, logto: FakeLogto) -> None:
+def test_swagger_shaped_request_is_forwarded_with_the_audience(
+    api: str, token_server: FakeLogto
+) -> None:
     """Exactly what Swagger UI sends goes through, same-origin headers included."""
     response = relay_post(api, headers={"Origin": api, "Sec-Fetch-Site": "same-origin"})
     assert response.status_code == 200, response.text
-    ((headers, raw),) = logto.requests
+    ((headers, raw),) = token_server.requests
     assert parse_qs(raw.decode()) == {
         "grant_type": ["client_credentials"],
         "scope": ["read:products write:products"],
@@ -147,13 +149,13 @@ def test_swagger_shaped_request_is_forwarded_with_the_audience(api: str, logto: 
     ],
 )
 def test_relay_refuses_anything_but_client_credentials_for_the_audience(
-    api: str, logto: FakeLogto, body: str, error: str
+    api: str, token_server: FakeLogto, body: str, error: str
 ) -> None:
     response = relay_post(api, body)
     assert response.status_code == 400
     assert error in json.dumps(response.json())
     assert response.headers["cache-control"] == "no-store"
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -171,19 +173,19 @@ def test_relay_refuses_anything_but_client_credentials_for_the_audience(
     ids=["text", "json", "bearer", "digest", "bad-b64", "no-colon", "non-ascii", "utf8-id"],
 )
 def test_relay_refuses_other_content_types_and_authorizations(
-    api: str, logto: FakeLogto, headers: dict[str, Any]
+    api: str, token_server: FakeLogto, headers: dict[str, Any]
 ) -> None:
     """Never 500: a non-ASCII Authorization used to crash the upstream call."""
     response = relay_post(api, headers=headers)
     assert response.status_code in (400, 415)
     assert response.json()["error"] in ("invalid_request", "invalid_client")
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
-def test_relay_refuses_a_missing_authorization(api: str, logto: FakeLogto) -> None:
+def test_relay_refuses_a_missing_authorization(api: str, token_server: FakeLogto) -> None:
     response = httpx.post(api + RELAY, content=SWAGGER_BODY, headers={"Content-Type": FORM})
     assert (response.status_code, response.json()["error"]) == (400, "invalid_client")
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
 @pytest.mark.parametrize(
@@ -197,11 +199,11 @@ def test_relay_refuses_a_missing_authorization(api: str, logto: FakeLogto) -> No
     ],
 )
 def test_relay_refuses_cross_origin_requests(
-    api: str, logto: FakeLogto, headers: dict[str, str]
+    api: str, token_server: FakeLogto, headers: dict[str, str]
 ) -> None:
     response = relay_post(api, headers=headers)
     assert (response.status_code, response.json()["error"]) == (403, "access_denied")
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
 def _raw_request(api: str, head: bytes) -> socket.socket:
@@ -215,7 +217,7 @@ def _status_of(sock: socket.socket) -> int:
 
 
 def test_oversized_content_length_is_refused_without_reading_the_body(
-    api: str, logto: FakeLogto
+    api: str, token_server: FakeLogto
 ) -> None:
     """300 MiB announced, none sent: the answer comes at once (it used to wait for it all)."""
     host = urlsplit(api).netloc.encode()
@@ -226,10 +228,10 @@ def test_oversized_content_length_is_refused_without_reading_the_body(
     )
     with _raw_request(api, head) as sock:
         assert _status_of(sock) == 413
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
-def test_oversized_chunked_body_is_refused_after_16_kib(api: str, logto: FakeLogto) -> None:
+def test_oversized_chunked_body_is_refused_after_16_kib(api: str, token_server: FakeLogto) -> None:
     """A chunked body is counted as it streams: the answer comes long before it ends."""
     host = urlsplit(api).netloc.encode()
     head = (
@@ -251,12 +253,12 @@ def test_oversized_chunked_body_is_refused_after_16_kib(api: str, logto: FakeLog
             sent += 0x4000
         assert _status_of(sock) == 413
     assert sent < limit // 8, f"the whole body was read before answering ({sent} bytes)"
-    assert logto.requests == []
+    assert token_server.requests == []
 
 
-def test_answer_is_rebuilt_from_logto_json(api: str, logto: FakeLogto) -> None:
+def test_answer_is_rebuilt_from_logto_json(api: str, token_server: FakeLogto) -> None:
     """No upstream Content-Type or WWW-Authenticate passthrough; no-store and nosniff."""
-    logto.body = json.dumps(
+    token_server.body = json.dumps(
         {"access_token": "eyJ.a.b", "token_type": "Bearer", "expires_in": 60, "extra": "<x>"}
     ).encode()
     response = relay_post(api)
@@ -268,25 +270,27 @@ def test_answer_is_rebuilt_from_logto_json(api: str, logto: FakeLogto) -> None:
     assert "www-authenticate" not in response.headers
 
 
-def test_non_json_answer_from_logto_is_a_502(api: str, logto: FakeLogto) -> None:
-    logto.body = b"<html>gateway</html>"
+def test_non_json_answer_from_logto_is_a_502(api: str, token_server: FakeLogto) -> None:
+    token_server.body = b"<html>gateway</html>"
     response = relay_post(api)
     assert (response.status_code, response.json()["error"]) == (502, "temporarily_unavailable")
     assert response.headers["content-type"] == "application/json"
 
 
-def test_one_upstream_connection_serves_many_relay_requests(api: str, logto: FakeLogto) -> None:
+def test_one_upstream_connection_serves_many_relay_requests(
+    api: str, token_server: FakeLogto
+) -> None:
     """One pooled client per relay: it used to open (and leave in TIME_WAIT) one each."""
     statuses = [
         relay_post(api, headers={"Authorization": basic(f"app{i}")}).status_code for i in range(8)
     ]
     assert statuses == [200] * 8
-    assert (len(logto.requests), logto.connections) == (8, 1)
+    assert (len(token_server.requests), token_server.connections) == (8, 1)
 
 
-def test_attempts_over_the_rate_limit_are_answered_429(api: str, logto: FakeLogto) -> None:
+def test_attempts_over_the_rate_limit_are_answered_429(api: str, token_server: FakeLogto) -> None:
     """Secret guessing against one App ID is throttled before it reaches Logto."""
-    logto.status, logto.body = 401, b'{"error":"invalid_client"}'
+    token_server.status, token_server.body = 401, b'{"error":"invalid_client"}'
     responses = [
         relay_post(api, headers={"Authorization": basic("app", f"guess{i}")}) for i in range(30)
     ]
@@ -294,14 +298,14 @@ def test_attempts_over_the_rate_limit_are_answered_429(api: str, logto: FakeLogt
     assert limited, [r.status_code for r in responses]
     assert limited[0].json()["error"] == "slow_down"
     assert int(limited[0].headers["retry-after"]) >= 1
-    assert len(logto.requests) < 30
+    assert len(token_server.requests) < 30
 
 
 def test_concurrency_cap_answers_503_at_once_and_health_stays_up(
-    api: str, logto: FakeLogto
+    api: str, token_server: FakeLogto
 ) -> None:
     """40 relay requests on a hanging Logto: a few park, the rest get 503 without waiting."""
-    logto.hang = True
+    token_server.hang = True
 
     async def scenario() -> tuple[list[int], list[float], int]:
         async with httpx.AsyncClient(base_url=api, timeout=30) as client:
@@ -312,7 +316,7 @@ def test_concurrency_cap_answers_503_at_once_and_health_stays_up(
 
             tasks = [asyncio.create_task(attempt(i)) for i in range(40)]
             deadline = time.monotonic() + 10
-            while sum(t.done() for t in tasks) + len(logto.requests) < 40:
+            while sum(t.done() for t in tasks) + len(token_server.requests) < 40:
                 assert time.monotonic() < deadline, "requests neither parked nor refused"
                 await asyncio.sleep(0.01)
             done_while_parked = sum(t.done() for t in tasks)
@@ -321,18 +325,18 @@ def test_concurrency_cap_answers_503_at_once_and_health_stays_up(
                 started = time.perf_counter()
                 assert (await client.get("/health")).status_code == 200
                 health.append(time.perf_counter() - started)
-            logto.released.set()
+            token_server.released.set()
             return list(await asyncio.gather(*tasks)), health, done_while_parked
 
     statuses, health, done_while_parked = asyncio.run(scenario())
     print(
         f"/health median with 40 relay requests on a hanging Logto: "
-        f"{statistics.median(health) * 1000:.1f} ms; parked upstream: {len(logto.requests)}"
+        f"{statistics.median(health) * 1000:.1f} ms; parked upstream: {len(token_server.requests)}"
     )
-    assert 1 <= len(logto.requests) <= 8
-    assert done_while_parked == 40 - len(logto.requests)
-    assert statuses.count(503) == 40 - len(logto.requests)
-    assert statuses.count(200) == len(logto.requests)
+    assert 1 <= len(token_server.requests) <= 8
+    assert done_while_parked == 40 - len(token_server.requests)
+    assert statuses.count(503) == 40 - len(token_server.requests)
+    assert statuses.count(200) == len(token_server.requests)
 
 
 def test_swagger_login_through_the_relay_gets_a_dev_issuer_token(tmp_path: Path) -> None:
