@@ -51,14 +51,33 @@ _HEADER_SAFE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    """True when ``host`` names this machine: ``localhost`` and its subdomains (RFC 6761
+    §6.3, in any case, with or without the root dot) and loopback addresses (127.0.0.0/8,
+    ``::1`` with or without brackets, and 127.x written IPv4-mapped).
+
+    The one rule behind ``allow_insecure_http`` (plain ``http://`` needs no opt-in for these
+    hosts) and the dev issuer's local-only pages; a host name is never resolved.
+
+    Example::
+
+        >>> is_loopback("api.localhost"), is_loopback("[::1]"), is_loopback("10.0.0.1")
+        (True, True, False)
+    """
+    name = host.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    if name == "localhost" or name.endswith(".localhost"):
         return True
+    bracketed = name.startswith("[") and name.endswith("]")
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(name[1:-1] if bracketed else name)
     except ValueError:
         return False
+    if bracketed and address.version != 6:  # brackets hold IPv6 literals only (RFC 3986)
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # Python 3.13 says loopback for these, older ones not
+    return address.is_loopback
 
 
 def check_url(

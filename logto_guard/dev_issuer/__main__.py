@@ -17,11 +17,11 @@ from collections.abc import Sequence
 
 from starlette.applications import Starlette
 
+from logto_guard import is_loopback
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
 from logto_guard.dev_issuer._config import open_issuer
 from logto_guard.dev_issuer._errors import StateError
-from logto_guard.dev_issuer._hosts import is_loopback
 from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._serve import import_uvicorn
 from logto_guard.dev_issuer._state import DEFAULT_ALG, IssuerState

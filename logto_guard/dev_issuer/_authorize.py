@@ -17,8 +17,8 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from logto_guard import is_loopback
 from logto_guard.dev_issuer._errors import OAuthError
-from logto_guard.dev_issuer._hosts import is_loopback
 from logto_guard.dev_issuer._runtime import CODE_TTL, Code, PublicClient, Runtime
 from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import Params, authenticate, single, token_body
