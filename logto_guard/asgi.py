@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
 
 import httpx
 
+# The ASGI aliases, re-exported: ``from logto_guard.asgi import ASGIApp, Scope, ...``.
+from ._core.asgi_types import ASGIApp as ASGIApp
+from ._core.asgi_types import Message as Message
+from ._core.asgi_types import Receive as Receive
+from ._core.asgi_types import Scope as Scope
+from ._core.asgi_types import Send as Send
 from ._core.authenticator import Authenticator, authenticator_for
 from ._core.config import GuardConfig
 from ._core.front_end import KeyLifecycle
@@ -41,12 +46,6 @@ from ._core.rfc6750 import (
 )
 
 __all__ = ["LogtoAuthMiddleware"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class LogtoAuthMiddleware(KeyLifecycle):

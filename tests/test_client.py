@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from logto_guard.client import (
     TokenRequestError,
 )
 from logto_guard.testing import FakeClock
+from tests.integration.servers import reserve_port, reserved_port
 
 ENDPOINT = "https://my-tenant.logto.app"
 TOKEN_URL = f"{ENDPOINT}/oidc/token"
@@ -769,28 +769,26 @@ async def test_transport_errors_become_network_error(
         assert type(exc).__name__ in str(error)
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.anyio
 async def test_connection_refused_with_own_clients_then_close_them() -> None:
-    m2m = LogtoM2MClient(
-        endpoint=f"http://127.0.0.1:{closed_port()}", app_id=APP_ID, app_secret=APP_SECRET
-    )
-    async with m2m:
-        with pytest.raises(TokenRequestError, match="network_error") as caught:
-            await m2m.fetch_token(resource=RESOURCE)
+    with reserve_port() as closed:  # bound, never listening: connections are refused
+        m2m = LogtoM2MClient(
+            endpoint=f"http://127.0.0.1:{reserved_port(closed)}",
+            app_id=APP_ID,
+            app_secret=APP_SECRET,
+        )
+        async with m2m:
+            with pytest.raises(TokenRequestError, match="network_error") as caught:
+                await m2m.fetch_token(resource=RESOURCE)
+            with pytest.raises(TokenRequestError, match="network_error") as caught_sync:
+                m2m.fetch_token_sync(resource=RESOURCE)
+        # Closed clients are not reused: new ones are made (refused the same way).
         with pytest.raises(TokenRequestError, match="network_error"):
-            m2m.fetch_token_sync(resource=RESOURCE)
-        own_async, own_sync = m2m._source._async_client, m2m._source._sync_client
+            await m2m.fetch_token(resource=RESOURCE)
+        await m2m.aclose()
 
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
-    assert own_async is not None and own_async.is_closed
-    assert own_sync is not None and own_sync.is_closed
+    assert isinstance(caught_sync.value.__cause__, httpx.ConnectError)
 
 
 @pytest.mark.anyio

@@ -1,5 +1,10 @@
 """Read an HTTP body within a byte budget, compressed or not, without trusting its codings.
 
+:func:`read_capped` is the one capped reader of chunks (request bodies of the MCP layer and
+the Swagger relay, token-endpoint and relay answers, identity JWKS bodies): it stops at the
+first byte past the limit, so a body never costs more than ``limit`` plus one chunk.
+:func:`read_bounded` adds the JWKS's coding rules:
+
 httpx decodes every ``Content-Encoding`` layer it is given before a size check can run, so
 ``gzip, gzip`` of a few KB expands to gigabytes on the event loop. Here the raw bytes are
 read (``aiter_raw``), at most one ``gzip``/``deflate`` layer is decoded with an incremental
@@ -10,12 +15,54 @@ stay within ``limit``. Any other or stacked coding is refused.
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterable, Iterable
 
 import httpx
 
 from .trusted_keys import JWKSFetchError
 
 _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class CappedBytes:
+    """Chunks collected while their total stays within ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False (and nothing kept) once the total would pass the limit."""
+        self._size += len(chunk)
+        if self._size > self.limit:
+            self._chunks.clear()
+            return False
+        self._chunks.append(chunk)
+        return True
+
+    def value(self) -> bytes:
+        """The bytes kept so far."""
+        return b"".join(self._chunks)
+
+
+async def read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
+    """The concatenated ``chunks``, or ``None`` as soon as they pass ``limit`` bytes (the
+    rest is not read)."""
+    collected = CappedBytes(limit)
+    async for chunk in chunks:
+        if not collected.add(chunk):
+            return None
+    return collected.value()
+
+
+def read_capped_sync(chunks: Iterable[bytes], limit: int) -> bytes | None:
+    """Blocking twin of :func:`read_capped` (the same :class:`CappedBytes` rule)."""
+    collected = CappedBytes(limit)
+    for chunk in chunks:
+        if not collected.add(chunk):
+            return None
+    return collected.value()
 
 
 async def read_bounded(response: httpx.Response, limit: int) -> bytes:
@@ -33,7 +80,12 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
         if len(response.content) > limit:
             raise JWKSFetchError("JWKS body is too large")
         return response.content
-    decoder = zlib.decompressobj(_DECODERS[codings[0]]) if codings else None
+    if not codings:
+        raw = await read_capped(response.aiter_raw(), limit)
+        if raw is None:
+            raise JWKSFetchError("JWKS body is too large")
+        return raw
+    decoder = zlib.decompressobj(_DECODERS[codings[0]])
     body = bytearray()
     received = 0
     try:
@@ -41,17 +93,11 @@ async def read_bounded(response: httpx.Response, limit: int) -> bytes:
             received += len(chunk)
             if received > limit:
                 raise JWKSFetchError("JWKS body is too large")
-            if decoder is None:
-                body += chunk
-            else:
-                # One bounded step: never more than limit + 1 bytes of output per call.
-                body += decoder.decompress(chunk, limit + 1 - len(body))
-                if decoder.unconsumed_tail:
-                    raise JWKSFetchError("JWKS body is too large once decompressed")
-            if len(body) > limit:
+            # One bounded step: never more than limit + 1 bytes of output per call.
+            body += decoder.decompress(chunk, limit + 1 - len(body))
+            if decoder.unconsumed_tail or len(body) > limit:
                 raise JWKSFetchError("JWKS body is too large once decompressed")
-        if decoder is not None:
-            body += decoder.flush(limit + 1 - len(body))
+        body += decoder.flush(limit + 1 - len(body))
     except zlib.error as exc:
         raise JWKSFetchError("JWKS body is not validly compressed") from exc
     if len(body) > limit:

@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.fastmcp needs FastMCP: pip install 'logto-guard[fastmcp]'"
     ) from exc
 
+from .._core.asgi_types import ASGIApp, Receive, Scope, Send
 from .._core.authenticator import Authenticator, authenticator_for
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
@@ -28,7 +29,6 @@ from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.scopes import check_resource_scopes, implication_closure
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
-from .request import ASGIApp, Receive, Scope, Send
 
 __all__ = ["LogtoFastMCPVerifier", "LogtoProvider"]
 

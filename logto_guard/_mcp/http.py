@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+from .._core.asgi_types import ASGIApp, Receive, Scope, Send
 from .._core.authenticator import Authenticator
 from .._core.config import check_url
 from .._core.errors import AuthError, ConfigurationError, InsufficientScopeError
@@ -39,10 +40,6 @@ from .._core.scopes import (
 )
 from .expiry import serve_until_expiry
 from .request import (
-    ASGIApp,
-    Receive,
-    Scope,
-    Send,
     read_body,
     replay,
     route_path,

@@ -6,14 +6,11 @@ messages in it. Free of any web framework and MCP package.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from typing import Any
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from .._core.asgi_types import Message, Receive, Scope
+from .._core.bounded_body import read_capped
 
 
 def route_path(scope: Scope) -> str:
@@ -69,20 +66,18 @@ def tool_calls(body: bytes) -> list[tuple[Any, str]] | None:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
+    """The request body, or ``None`` past ``limit`` bytes (:func:`read_capped`)."""
+    return await read_capped(_body_chunks(receive), limit)
+
+
+async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+            return
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

@@ -22,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
         "logto_guard.mcp needs the MCP Python SDK: pip install 'logto-guard[mcp]'"
     ) from exc
 
+from .._core.asgi_types import ASGIApp
 from .._core.authenticator import Authenticator, authenticator_for
 from .._core.config import GuardConfig
 from .._core.identity import AuthInfo
@@ -29,7 +30,7 @@ from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_path, metadata_url
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
-from .request import ASGIApp, routes_to
+from .request import routes_to
 
 __all__ = [
     "LogtoTokenVerifier",

@@ -7,13 +7,13 @@ checks of the answer and the caching are shared (:meth:`TokenSource._finish`).
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
 
+from .._core.loop_client import LoopBoundClient
 from ._auth import Plan
 from ._cache import AccessToken, TokenCache
 from ._wire import Answer, TokenEndpoint, TokenRequestError, read_async, read_sync
@@ -34,8 +34,7 @@ class TokenSource:
         self.wire = wire
         self.cache = cache
         self._clock = clock
-        self._async_client, self._owns_async = http_client, http_client is None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._async_client = LoopBoundClient(http_client)
         self._sync_client, self._owns_sync = sync_http_client, sync_http_client is None
         self._sync_client_lock = threading.Lock()
 
@@ -55,7 +54,7 @@ class TokenSource:
         """Request a token for ``plan`` now and cache it."""
         requested_at = self._refuse_expired_subject(plan)
         try:
-            answer = await read_async(self._async(), self.wire.request(plan.form))
+            answer = await read_async(self._async_client.get(), self.wire.request(plan.form))
         except httpx.HTTPError as exc:
             raise self.wire.network_error(exc, plan.secrets) from exc
         return self._finish(plan, answer, requested_at)
@@ -72,16 +71,6 @@ class TokenSource:
         except httpx.HTTPError as exc:
             raise self.wire.network_error(exc, plan.secrets) from exc
         return self._finish(plan, answer, requested_at)
-
-    def _async(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._owns_async and self._async_client is not None and self._async_loop is not loop:
-            # Our own client's connections belong to the loop that made them (asyncio.run
-            # twice, a new loop per test): start a new one rather than fail.
-            self._async_client = None
-        if self._async_client is None:
-            self._async_client, self._async_loop = httpx.AsyncClient(), loop
-        return self._async_client
 
     def _refuse_expired_subject(self, plan: Plan) -> float:
         now = self._clock()
@@ -118,6 +107,4 @@ class TokenSource:
     async def aclose(self) -> None:
         """Close both clients this object created; clients passed in stay open."""
         self.close()
-        if self._owns_async and self._async_client is not None:
-            client, self._async_client = self._async_client, None
-            await client.aclose()
+        await self._async_client.aclose()

@@ -25,12 +25,13 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from .._core.bounded_body import read_capped, read_capped_sync
 from .._core.errors import LogtoGuardError
 from ._cache import AccessToken
 
@@ -90,16 +91,8 @@ def _coding_problem(headers: Mapping[str, str]) -> str | None:
 _TOO_LARGE = f"the token response is larger than {MAX_RESPONSE_BYTES} bytes"
 
 
-def _collect(chunks: Iterator[bytes], status: int, headers: Mapping[str, str]) -> Answer:
-    problem = _coding_problem(headers)
-    if problem is not None:
-        return Answer(status, b"", problem)
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            return Answer(status, b"", _TOO_LARGE)
-    return Answer(status, bytes(body))
+def _answer(status: int, body: bytes | None) -> Answer:
+    return Answer(status, b"", _TOO_LARGE) if body is None else Answer(status, body)
 
 
 async def read_async(client: httpx.AsyncClient, request: dict[str, Any]) -> Answer:
@@ -108,20 +101,19 @@ async def read_async(client: httpx.AsyncClient, request: dict[str, Any]) -> Answ
         problem = _coding_problem(response.headers)
         if problem is not None:
             return Answer(response.status_code, b"", problem)
-        body = bytearray()
         # Identity checked above, so aiter_bytes decodes nothing (and also serves mocks).
-        raw: AsyncIterator[bytes] = response.aiter_bytes()
-        async for chunk in raw:
-            body += chunk
-            if len(body) > MAX_RESPONSE_BYTES:
-                return Answer(response.status_code, b"", _TOO_LARGE)
-        return Answer(response.status_code, bytes(body))
+        body = await read_capped(response.aiter_bytes(), MAX_RESPONSE_BYTES)
+        return _answer(response.status_code, body)
 
 
 def read_sync(client: httpx.Client, request: dict[str, Any]) -> Answer:
-    """Blocking twin of :func:`read_async` (the same checks, in :func:`_collect`)."""
+    """Blocking twin of :func:`read_async`: the same checks, only the reads block."""
     with client.stream("POST", **request) as response:
-        return _collect(response.iter_bytes(), response.status_code, response.headers)
+        problem = _coding_problem(response.headers)
+        if problem is not None:
+            return Answer(response.status_code, b"", problem)
+        body = read_capped_sync(response.iter_bytes(), MAX_RESPONSE_BYTES)
+        return _answer(response.status_code, body)
 
 
 class TokenEndpoint:

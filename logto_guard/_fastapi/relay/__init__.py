@@ -29,12 +29,15 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypedDict
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from ..._core import bounded_body
+from ..._core.loop_client import LoopBoundClient
 from ..._core.options import Unpack
 from ._checks import (
     NO_STORE,
@@ -88,14 +91,28 @@ class TokenRelay:
         if not (timeout > 0 and math.isfinite(timeout)) or max_concurrent < 1:
             raise ValueError("timeout must be positive and finite, max_concurrent at least 1")
         self.token_endpoint, self.audience = token_endpoint, audience
-        self._transport, self._timeout, self._max_concurrent = transport, timeout, max_concurrent
+        self._timeout, self._max_concurrent = timeout, max_concurrent
         self._overall = KeyedBuckets(rate, clock, max_keys=1)
         self._per_ip = KeyedBuckets(rate_per_ip, clock)
         self._per_client = KeyedBuckets(rate_per_client, clock)
         self._allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self._active = 0
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        limits = httpx.Limits(
+            max_connections=max_concurrent,
+            max_keepalive_connections=max_concurrent,
+            keepalive_expiry=30.0,
+        )
+        # One pooled client per event loop (test clients run each app in a new loop).
+        self._client = LoopBoundClient(
+            factory=partial(
+                httpx.AsyncClient,
+                transport=transport,
+                timeout=timeout,
+                limits=limits,
+                follow_redirects=False,
+                trust_env=False,
+            )
+        )
 
     async def handle(self, request: Request) -> Response:
         """Validate, limit, forward and rebuild one token request; never raises."""
@@ -108,9 +125,7 @@ class TokenRelay:
 
     async def aclose(self) -> None:
         """Close the upstream client (on application shutdown)."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        await self._client.aclose()
 
     async def _validate(self, request: Request) -> tuple[str, str, str]:
         headers = request.headers
@@ -153,40 +168,14 @@ class TokenRelay:
             "Authorization": authorization,
             "Accept": "application/json",
         }
-        request = self._http_client().build_request(
-            "POST", self.token_endpoint, content=form, headers=headers
-        )
-        response = await self._http_client().send(request, stream=True)
+        client = self._client.get()
+        request = client.build_request("POST", self.token_endpoint, content=form, headers=headers)
+        response = await client.send(request, stream=True)
         try:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_UPSTREAM_BYTES:
-                    return 502, b""
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            body = await bounded_body.read_capped(response.aiter_bytes(), MAX_UPSTREAM_BYTES)
+            return (502, b"") if body is None else (response.status_code, body)
         finally:
             await response.aclose()
-
-    def _http_client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            # A pool is bound to the loop that used it (test clients run each app in a new
-            # loop): the old one is abandoned there, not reused across loops.
-            limits = httpx.Limits(
-                max_connections=self._max_concurrent,
-                max_keepalive_connections=self._max_concurrent,
-                keepalive_expiry=30.0,
-            )
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=self._timeout,
-                limits=limits,
-                follow_redirects=False,
-                trust_env=False,
-            )
-            self._client_loop = loop
-        return self._client
 
 
 class RelayLimits(TypedDict, total=False):

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from ..._core import bounded_body
+
 MAX_FORM_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "X-Content-Type-Options": "nosniff"}
 # RFC 6749 §5.2 / appendix A: error and error_description characters (NQSCHAR).
@@ -101,13 +103,10 @@ async def read_capped(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
         raise RelayRefusal(413, "invalid_request", "request body too large")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:  # chunked or lying Content-Length: stop reading here
-            raise RelayRefusal(413, "invalid_request", "request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await bounded_body.read_capped(request.stream(), MAX_FORM_BYTES)
+    if body is None:  # chunked or lying Content-Length: reading stopped past the cap
+        raise RelayRefusal(413, "invalid_request", "request body too large")
+    return body
 
 
 def checked_form(body: bytes, audience: str) -> str:
