@@ -32,7 +32,8 @@ from .._core.public import publish as _publish
 from ._cache import AccessToken
 from ._challenge import Challenge
 from ._exchange import ACCESS_TOKEN_TYPE, IMPERSONATION_TOKEN_TYPE, PERSONAL_ACCESS_TOKEN_TYPE
-from ._m2m import ClientConfigurationError, LogtoM2MClient
+from ._m2m import LogtoM2MClient
+from ._settings import ClientConfigurationError
 from ._wire import MAX_RESPONSE_BYTES, TokenRequestError
 
 __all__ = [

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from .._core.config import check_endpoint, check_url
-from .._core.errors import ConfigurationError
-from ._auth import BearerAuth, Plan, mcp_auth, scope_set
+from ._auth import BearerAuth, Plan, mcp_auth
 from ._cache import AccessToken, TokenCache
-from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS, build
+from ._exchange import ACCESS_TOKEN_TYPE, DEFAULT_MAX_CACHED_TOKENS
+from ._settings import check_settings, checked_endpoints, credentials_plan, exchange_plan, key
 from ._source import TokenSource
 from ._wire import TokenEndpoint
 
 DEFAULT_REFRESH_MARGIN = 60.0
 DEFAULT_TIMEOUT = 10.0
-
-_Key = tuple[str | None, frozenset[str], str | None]
-
-
-class ClientConfigurationError(ConfigurationError):
-    """:class:`LogtoM2MClient` was given an unusable endpoint, credential or setting."""
 
 
 class LogtoM2MClient:
@@ -66,32 +57,20 @@ class LogtoM2MClient:
         allow_insecure_http: bool = False,
         max_cached_tokens: int = DEFAULT_MAX_CACHED_TOKENS,
     ) -> None:
-        error = ClientConfigurationError
-        endpoint = check_endpoint(endpoint, allow_insecure_http=allow_insecure_http, error=error)
-        if token_endpoint is not None:
-            check_url(
-                "token_endpoint",
-                token_endpoint,
-                allow_insecure_http=allow_insecure_http,
-                error=error,
-            )
-        for name, value in (("app_id", app_id), ("app_secret", app_secret)):
-            if not isinstance(value, str) or not value:
-                raise ClientConfigurationError(f"{name} must be a non-empty string")
-        if not math.isfinite(refresh_margin) or refresh_margin < 0:
-            raise ClientConfigurationError("refresh_margin must be a finite number >= 0")
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise ClientConfigurationError("timeout must be a finite number > 0")
-        self.endpoint = endpoint
+        self.endpoint, self.token_endpoint = checked_endpoints(
+            endpoint, token_endpoint, allow_insecure_http=allow_insecure_http
+        )
+        check_settings(
+            app_id=app_id,
+            app_secret=app_secret,
+            refresh_margin=refresh_margin,
+            timeout=timeout,
+            max_cached_tokens=max_cached_tokens,
+        )
         self.app_id = app_id
-        self.token_endpoint = token_endpoint or f"{self.endpoint}/oidc/token"
         wire = TokenEndpoint(
             url=self.token_endpoint, app_id=app_id, app_secret=app_secret, timeout=timeout
         )
-        if isinstance(max_cached_tokens, bool) or not isinstance(max_cached_tokens, int):
-            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
-        if max_cached_tokens < 1:
-            raise ClientConfigurationError("max_cached_tokens must be an int >= 1")
         cache = TokenCache(
             clock=clock, refresh_margin=float(refresh_margin), max_entries=max_cached_tokens
         )
@@ -120,7 +99,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._source.fetch(self._plan(_key(resource, scopes, organization_id)))
+        return await self._source.fetch(self._plan(resource, scopes, organization_id))
 
     async def get_token(
         self,
@@ -136,7 +115,7 @@ class LogtoM2MClient:
         Raises:
             TokenRequestError: the token endpoint could not be reached or refused.
         """
-        return await self._source.get(self._plan(_key(resource, scopes, organization_id)))
+        return await self._source.get(self._plan(resource, scopes, organization_id))
 
     def fetch_token_sync(
         self,
@@ -146,7 +125,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`fetch_token` (uses ``sync_http_client``)."""
-        return self._source.fetch_sync(self._plan(_key(resource, scopes, organization_id)))
+        return self._source.fetch_sync(self._plan(resource, scopes, organization_id))
 
     def get_token_sync(
         self,
@@ -156,7 +135,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`get_token`; concurrent threads share one request."""
-        return self._source.get_sync(self._plan(_key(resource, scopes, organization_id)))
+        return self._source.get_sync(self._plan(resource, scopes, organization_id))
 
     def invalidate(
         self,
@@ -166,7 +145,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> None:
         """Forget the cached token for these arguments; the next ``get_token*`` requests one."""
-        self._source.cache.discard(_key(resource, scopes, organization_id))
+        self._source.cache.discard(key(resource, scopes, organization_id))
 
     def auth(
         self,
@@ -182,7 +161,9 @@ class LogtoM2MClient:
         once; a second 401 is returned as is. Streamed request bodies cannot be replayed.
         """
         return BearerAuth(
-            self._source, self._plan(_key(resource, scopes, organization_id)), self.app_id
+            self._source,
+            self._plan(resource, scopes, organization_id),
+            self.app_id,
         )
 
     async def exchange(
@@ -207,7 +188,7 @@ class LogtoM2MClient:
             TokenRequestError: Logto refused (``invalid_grant`` lists the usual causes) or
                 could not be reached.
         """
-        plan = self._exchange_plan(
+        plan = exchange_plan(
             subject_token,
             resource=resource,
             scopes=scopes,
@@ -230,7 +211,7 @@ class LogtoM2MClient:
         organization_id: str | None = None,
     ) -> AccessToken:
         """Blocking twin of :meth:`exchange` (uses ``sync_http_client``)."""
-        plan = self._exchange_plan(
+        plan = exchange_plan(
             subject_token,
             resource=resource,
             scopes=scopes,
@@ -256,7 +237,7 @@ class LogtoM2MClient:
         with ``httpx.Client`` and ``httpx.AsyncClient``. A 401 from the API drops that
         exchanged token and retries once with a new exchange. Its ``repr`` shows no token.
         """
-        plan = self._exchange_plan(
+        plan = exchange_plan(
             subject_token,
             resource=resource,
             scopes=scopes,
@@ -279,7 +260,7 @@ class LogtoM2MClient:
         ``httpx2.AsyncClient(auth=m2m.mcp_auth(resource=MCP_URL))``, given to
         ``mcp.client.streamable_http.streamable_http_client(url, http_client=...)``.
         """
-        plan = self._plan(_key(resource, scopes, organization_id))
+        plan = self._plan(resource, scopes, organization_id)
         return mcp_auth(BearerAuth(self._source, plan, self.app_id, "mcp_auth"))
 
     async def mcp_headers(
@@ -295,19 +276,8 @@ class LogtoM2MClient:
         )
         return {"Authorization": f"Bearer {token.access_token}"}
 
-    def _exchange_plan(self, subject_token: str, **options: Any) -> Plan:
-        try:
-            return build(subject_token, **options)
-        except ValueError as exc:
-            raise ClientConfigurationError(str(exc)) from None
-
-    def _plan(self, key: _Key) -> Plan:
-        return Plan(
-            key=key,
-            form=self._source.wire.client_credentials(*key)["data"],
-            resource=key[0],
-            organization_id=key[2],
-        )
+    def _plan(self, resource: str | None, scopes: Iterable[str], organization: str | None) -> Plan:
+        return credentials_plan(self._source.wire, key(resource, scopes, organization))
 
     def close(self) -> None:
         """Close the sync HTTP client if this object created it (:meth:`aclose` closes both)."""
@@ -326,14 +296,5 @@ class LogtoM2MClient:
     async def __aenter__(self) -> LogtoM2MClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _key(resource: str | None, scopes: Iterable[str], organization_id: str | None) -> _Key:
-    return resource, scope_set(scopes), organization_id
