@@ -41,6 +41,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "logto_guard/_core/key_keeping.py": ["tests/test_startup.py", "tests/test_jwks_status.py"],
     "logto_guard/_core/rfc6750.py": [
+        "tests/test_rfc6750.py",
         "tests/test_refusal_path.py",
         "tests/test_fastapi.py",
         "tests/test_refusal_writers.py",
@@ -51,8 +52,18 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_warm_path.py",
         "tests/integration/test_jwks_faults.py",
     ],
+    "logto_guard/_core/jwks_fetch.py": [
+        "tests/test_jwks.py",
+        "tests/integration/test_jwks_faults.py",
+    ],
+    "logto_guard/_core/jwks_keeper.py": ["tests/test_startup.py", "tests/test_jwks.py"],
     "logto_guard/_core/trusted_keys.py": ["tests/test_jwks.py", "tests/test_attacks.py"],
-    "logto_guard/_core/jws.py": ["tests/test_validator.py", "tests/test_attacks.py"],
+    "logto_guard/_core/jws.py": [
+        "tests/test_jws.py",
+        "tests/test_validator.py",
+        "tests/test_attacks.py",
+    ],
+    "logto_guard/_core/signature.py": ["tests/test_signature.py", "tests/test_attacks.py"],
     "logto_guard/_mcp/http.py": ["tests/test_mcp.py"],
     "logto_guard/asgi.py": ["tests/test_asgi.py"],
 }

@@ -72,6 +72,8 @@ from logto_guard import LogtoGuard
 from logto_guard._cli import main as cli_main
 from logto_guard.testing import FakeLogto
 
+from . import helpers
+
 pytestmark = pytest.mark.anyio
 
 REALM = "https://shopping.api"
@@ -133,7 +135,7 @@ def hmac_forgery(header: Mapping[str, Any], payload: Mapping[str, Any], secret: 
 
 
 def bearer(token: str) -> Auth:
-    return [("Authorization", f"Bearer {token}")]
+    return [*helpers.bearer(token).items()]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import httpx
@@ -19,9 +20,11 @@ from logto_guard import ConfigurationError
 from logto_guard.fastmcp import LogtoProvider
 from logto_guard.testing import FakeClock, FakeLogto
 
+from . import helpers
+
 pytestmark = pytest.mark.anyio
 ORIGIN = "http://testserver"
-ACCEPT = {"Accept": "application/json, text/event-stream"}
+ACCEPT = helpers.MCP_ACCEPT
 SHAPES = ["direct", "mount", "root_path", "custom"]
 
 
@@ -30,8 +33,7 @@ def call(tool: str, /, **arguments: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {**ACCEPT, "Authorization": f"Bearer {token}"}
+bearer = partial(helpers.bearer, mcp=True)
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .request import ASGIApp, Message, Receive, Scope, Send
+from .._core.asgi_types import ASGIApp, Message, Receive, Scope, Send
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
 

@@ -31,7 +31,7 @@ from demo_api.__main__ import READER, WRITER
 from logto_guard.dev_issuer import DEFAULT_USER_ID, open_issuer
 
 from .servers import wait_until
-from .test_demo_main import free_port, run_demo
+from .test_demo_main import run_demo
 from .test_dev_issuer_mcp_oauth import MemoryStorage
 
 pytestmark = pytest.mark.integration
@@ -73,11 +73,11 @@ class Demo:
 @pytest.fixture(params=["stateless", "stateful"])
 def demo(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Demo]:
     """The demo without protocol sessions (its default, 2026-07-28) and with them."""
-    port, issuer_port = free_port(), free_port()
     state_dir = tmp_path / ".logto-dev"  # the demo's default --state-dir, in its cwd
     stateless = "1" if request.param == "stateless" else "0"
-    with run_demo(tmp_path, port, issuer_port, MCP_STATELESS=stateless) as process:
+    with run_demo(tmp_path, MCP_STATELESS=stateless) as process:
         wait_until(lambda: "Press Ctrl-C to stop." in process.lines, timeout=60)
+        port, issuer_port = process.listening("shopping API"), process.listening("dev issuer")
         yield Demo(state_dir, port, issuer_port, request.param == "stateless")
 
 
