@@ -14,6 +14,7 @@ from fastapi import FastAPI, Security
 from logto_guard import AuthInfo, LogtoGuard
 from logto_guard._fastapi.relay import add_token_relay
 from logto_guard._fastapi.relay._limits import KeyedBuckets, RateLimit, try_acquire
+from logto_guard.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -117,16 +118,8 @@ async def test_openapi_token_url_points_at_the_relay() -> None:
     assert "/docs/oauth2/token" not in schema["paths"]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_token_buckets_allow_a_burst_then_the_rate() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     per_key = KeyedBuckets(RateLimit(rate=0.5, burst=2), clock)
     overall = KeyedBuckets(RateLimit(rate=0.1, burst=3), clock, max_keys=1)
     checks = [(overall, ""), (per_key, "app")]
@@ -140,7 +133,7 @@ def test_token_buckets_allow_a_burst_then_the_rate() -> None:
 
 
 def test_refused_attempt_takes_no_token_from_other_buckets() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     overall = KeyedBuckets(RateLimit(rate=1, burst=2), clock, max_keys=1)
     per_key = KeyedBuckets(RateLimit(rate=1, burst=1), clock)
     assert try_acquire([(overall, ""), (per_key, "a")]) == 0.0
@@ -149,7 +142,7 @@ def test_refused_attempt_takes_no_token_from_other_buckets() -> None:
 
 
 def test_keyed_buckets_remember_at_most_max_keys() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     buckets = KeyedBuckets(RateLimit(rate=1, burst=1), clock, max_keys=2)
     for key in ("a", "b", "c"):
         assert try_acquire([(buckets, key)]) == 0.0
