@@ -43,6 +43,7 @@ from .._core.jws import (
     normalise_typ,
     valid_kid,
 )
+from .._core.rfc6750 import parse_authorization
 from .._core.trusted_keys import TrustedKey
 
 __all__ = ["Check", "duration", "inspect_token", "plural", "show"]
@@ -82,6 +83,11 @@ def _split(
     token: str, config: GuardConfig
 ) -> tuple[Check, dict[str, Any] | None, dict[str, Any] | None]:
     """The structure check, the header (if readable) and the payload (``None`` if not)."""
+    try:
+        parse_authorization([f"Bearer {token}"])  # as the guard reads the header
+    except AuthError as exc:
+        detail = "characters outside base64url: not one bearer token (RFC 6750 §2.1)"
+        return _fail("structure", detail, exc), None, None
     if len(token) > config.max_token_size:
         size = f"{len(token)} characters, over the {config.max_token_size} limit"
         error = MalformedTokenError("token is too large")
