@@ -26,9 +26,12 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from logto_guard import Authenticator, AuthInfo
 from logto_guard._cli import main as cli_main
+from logto_guard._cli._report import inspect_token
 from logto_guard.testing import FakeClock, FakeLogto
 
 from .test_attacks import ACCEPT, CASES, Case, RecordingTransport, World, make_world, single_bearer
@@ -196,3 +199,84 @@ async def test_inspect_agrees_where_it_drifted(
         logto.endpoint, logto.audience, token, "read:products", logto.http_client, clock
     )
     assert refused == reason, report
+
+
+# --------------------------------------------------------------------------- any mix of faults
+
+#: For each claim: values that break its rule (``MISSING`` removes the claim).
+MISSING = object()
+_BAD: dict[str, list[object]] = {
+    "iss": ["https://evil.example/oidc", 1, MISSING],
+    "aud": [OTHER, ["https://shopping.api", 5], [], MISSING],
+    "exp": [T0 - 3600, T0 - 30 + 0.5, "soon", MISSING],
+    "nbf": [T0 + 600, True],
+    "iat": [T0 + 600, None],
+    "sub": ["", 1, MISSING],
+    "jti": [5, None],
+    "client_id": [5],
+    "act": [{"client_id": "x"}, "actor"],
+    "organization_id": ["org-1", ["o"]],
+    "scope": ["write:products", "", ["read:products"], MISSING],
+}
+
+
+@st.composite
+def _faulty_claims(draw: st.DrawFn, logto: FakeLogto) -> dict[str, object]:
+    claims: dict[str, object] = dict(logto.claims(scopes=READ))
+    for name in draw(st.lists(st.sampled_from(sorted(_BAD)), max_size=4, unique=True)):
+        value = draw(st.sampled_from(_BAD[name]))
+        if value is MISSING:
+            claims.pop(name, None)
+        else:
+            claims[name] = value
+    return claims
+
+
+def _known_difference(claims: dict[str, object]) -> bool:
+    """An organization token with a non-string ``scope``: the guard reads the scope while
+    verifying, and refuses organization tokens after, while inspect reports
+    ``organization_id`` (where the guard's authorization starts) before ``scope``."""
+    scope = claims.get("scope")
+    return isinstance(claims.get("organization_id"), str) and not (
+        scope is None or isinstance(scope, str)
+    )
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(data=st.data())
+def test_first_fail_is_the_refusal_for_any_mix_of_claim_faults(data: st.DataObject) -> None:
+    """Up to four claims broken at once: inspect's first FAIL is still the guard's refusal."""
+    clock = FakeClock(T0)
+    logto = FakeLogto(clock=clock)
+    claims = data.draw(_faulty_claims(logto))
+    assume(not _known_difference(claims))
+    token = logto.sign_raw(
+        {"alg": "ES384", "typ": "at+jwt", "kid": logto.signing_kid},
+        json.dumps(claims).encode(),
+    )
+
+    async def guard() -> tuple[str, str] | None:
+        async with logto.http_client() as http_client:
+            authenticator = Authenticator(
+                endpoint=logto.endpoint,
+                audience=logto.audience,
+                http_client=http_client,
+                clock=clock,
+                metrics=False,
+                token_cache_size=0,
+            )
+            answer = await authenticator.check([f"Bearer {token}"], READ)
+            keys = authenticator.keys
+        report = inspect_token(
+            token, config=authenticator.config, keys=keys, now=T0, required_scopes=READ
+        )
+        fails = [check.refusal for check in report if check.status == "FAIL"]
+        if isinstance(answer, AuthInfo):
+            assert fails == [], report
+            return None
+        assert answer is not None
+        assert fails, report
+        assert fails[0] == f"{answer.error.reason}: {answer.error.description}", report
+        return answer.error.reason, answer.error.description
+
+    asyncio.run(guard())

@@ -129,11 +129,8 @@ def audiences_of(claims: Claims, rules: Rules) -> frozenset[str]:
 
 
 def require_audience(accepted: frozenset[str], audiences: frozenset[str]) -> None:
-    """The per-call half of the ``aud`` rule.
-
-    Raises:
-        InvalidClaimError: ``audiences`` names none of ``accepted``.
-    """
+    """The per-call half of the ``aud`` rule: raise unless ``audiences`` names one of
+    ``accepted``."""
     if accepted.isdisjoint(audiences):
         raise audience_mismatch(accepted, audiences)
 
@@ -291,11 +288,7 @@ REPORT_CHECKS = tuple(
 
 
 def check_claims(claims: Claims, rules: Rules, now: float) -> None:
-    """Apply every claim rule in order (the validator's fail-fast path).
-
-    Raises:
-        InvalidClaimError: (a subclass of) the first rule the claims break.
-    """
+    """Apply every claim rule in order, raising the first failure (the validator's path)."""
     for test in _TESTS:
         test(claims, rules, now)
 
@@ -304,20 +297,13 @@ def check_claims(claims: Claims, rules: Rules, now: float) -> None:
 
 
 def require_organization_allowed(organization_id: str | None, config: GuardConfig) -> None:
-    """An organization token on a guard that takes global tokens only (issue 16).
-
-    Raises:
-        OrganizationTokenError: ``organization_id`` is set and not accepted.
-    """
+    """Raise :class:`OrganizationTokenError` for an organization token on a guard that
+    takes global tokens only (issue 16)."""
     if organization_id is not None and not config.accept_organization_tokens:
         raise OrganizationTokenError(organization_id)
 
 
 def require_scopes(required: Iterable[str], granted: frozenset[str]) -> None:
-    """The route's scopes, all of them.
-
-    Raises:
-        InsufficientScopeError: a required scope is not granted.
-    """
+    """Raise :class:`InsufficientScopeError` unless every ``required`` scope is granted."""
     if not granted.issuperset(required):
         raise InsufficientScopeError(required, granted)

@@ -19,6 +19,7 @@ from cachetools import LRUCache
 from .claims import (
     AFTER_AUDIENCE,
     Rules,
+    audience_mismatch,
     audiences_of,
     check_claims,
     deadline_of,
@@ -156,7 +157,8 @@ class TokenValidator:
                 cache[token] = verified
         # Checked on every call, cached or not: the audience may depend on the request.
         accepted = self._config.audiences if audience is None else frozenset((audience,))
-        require_audience(accepted, verified.audiences)
+        if accepted.isdisjoint(verified.audiences):  # claims.require_audience, inlined
+            raise audience_mismatch(accepted, verified.audiences)
         info = verified.info
         expected = audience or self._config.audience
         if info.audience != expected:
@@ -222,7 +224,8 @@ class TokenValidator:
                 accepted = config.audiences if audience is None else frozenset((audience,))
                 require_audience(accepted, audiences_of(claims, rules))
             raise
-        audiences = audiences_of(claims, rules)
+        aud = claims["aud"]  # a string or a list of strings: the table checked it
+        audiences = frozenset((aud,)) if isinstance(aud, str) else frozenset(aud)
         exp = float(claims["exp"])
         subject, client_id = claims["sub"], claims.get("client_id")
         act = claims.get("act")
