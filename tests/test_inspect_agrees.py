@@ -179,7 +179,11 @@ DRIFT: dict[str, tuple[Callable[[FakeLogto], str], str | None]] = {
         lambda g: g.token(scopes=READ, nbf=T0 + 600, iat=T0 + 600),
         "token_not_yet_valid",
     ),
-    "typ-wrong-and-payload-not-json": (lambda g: _raw(g, b"[]", typ="JWT"), "malformed_token"),
+    "typ-wrong-and-payload-not-json": (lambda g: _raw(g, b"[]", typ="JWT"), "invalid_typ"),
+    "payload-not-json-and-signature-bad": (
+        lambda g: _raw(g, b"[]")[:-4] + "AAAA",
+        "invalid_signature",
+    ),
     "alg-missing-and-kid-unknown": (lambda g: _raw(g, b"{}", alg=None, kid="nope"), "unknown_kid"),
     "typ-wrong-and-kid-unknown": (
         lambda g: _raw(g, _claims(g), typ="JWT", kid="nope"),
@@ -255,28 +259,59 @@ def test_first_fail_is_the_refusal_for_any_mix_of_claim_faults(data: st.DataObje
         json.dumps(claims).encode(),
     )
 
-    async def guard() -> tuple[str, str] | None:
-        async with logto.http_client() as http_client:
-            authenticator = Authenticator(
-                endpoint=logto.endpoint,
-                audience=logto.audience,
-                http_client=http_client,
-                clock=clock,
-                metrics=False,
-                token_cache_size=0,
-            )
-            answer = await authenticator.check([f"Bearer {token}"], READ)
-            keys = authenticator.keys
-        report = inspect_token(
-            token, config=authenticator.config, keys=keys, now=T0, required_scopes=READ
-        )
-        fails = [check.refusal for check in report if check.status == "FAIL"]
-        if isinstance(answer, AuthInfo):
-            assert fails == [], report
-            return None
-        assert answer is not None
-        assert fails, report
-        assert fails[0] == f"{answer.error.reason}: {answer.error.description}", report
-        return answer.error.reason, answer.error.description
+    asyncio.run(_agree_directly(logto, clock, token))
 
-    asyncio.run(guard())
+
+_HEADERS: dict[str, list[object]] = {
+    "typ": ["JWT", MISSING],
+    "kid": ["nope", 5, MISSING],
+    "alg": ["ES256", "none", 384, MISSING],
+    "crit": [["exp"]],
+}
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(data=st.data())
+def test_first_fail_is_the_refusal_for_header_and_claim_faults_together(
+    data: st.DataObject,
+) -> None:
+    """Header members, the signature, the payload and claims broken together."""
+    clock = FakeClock(T0)
+    logto = FakeLogto(clock=clock)
+    header: dict[str, object] = {"alg": "ES384", "typ": "at+jwt", "kid": logto.signing_kid}
+    for name in data.draw(st.lists(st.sampled_from(sorted(_HEADERS)), max_size=2, unique=True)):
+        value = data.draw(st.sampled_from(_HEADERS[name]))
+        if value is MISSING:
+            header.pop(name)
+        else:
+            header[name] = value
+    claims = data.draw(_faulty_claims(logto))
+    assume(not _known_difference(claims))
+    payload = data.draw(st.sampled_from([json.dumps(claims).encode(), b"[]", b"{,}"]))
+    token = logto.sign_raw(header, payload)
+    if data.draw(st.booleans()):
+        token = token[: -len("AAAA")] + "AAAA"  # the signature no longer verifies
+    asyncio.run(_agree_directly(logto, clock, token))
+
+
+async def _agree_directly(logto: FakeLogto, clock: FakeClock, token: str) -> None:
+    async with logto.http_client() as http_client:
+        authenticator = Authenticator(
+            endpoint=logto.endpoint,
+            audience=logto.audience,
+            http_client=http_client,
+            clock=clock,
+            metrics=False,
+            token_cache_size=0,
+        )
+        answer = await authenticator.check([f"Bearer {token}"], READ)
+        keys = authenticator.keys
+    report = inspect_token(
+        token, config=authenticator.config, keys=keys, now=T0, required_scopes=READ
+    )
+    fails = [check.refusal for check in report if check.status == "FAIL"]
+    if isinstance(answer, AuthInfo):
+        assert fails == [], report
+        return
+    assert answer is not None and fails, report
+    assert fails[0] == f"{answer.error.reason}: {answer.error.description}", report

@@ -79,40 +79,42 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _split(
-    token: str, config: GuardConfig
-) -> tuple[Check, dict[str, Any] | None, dict[str, Any] | None]:
-    """The structure check, the header (if readable) and the payload (``None`` if not)."""
+def _split(token: str, config: GuardConfig) -> tuple[Check, dict[str, Any] | None]:
+    """The structure check and the header (``None`` if unreadable)."""
     try:
         parse_authorization([f"Bearer {token}"])  # as the guard reads the header
     except AuthError as exc:
         detail = "characters outside base64url: not one bearer token (RFC 6750 §2.1)"
-        return _fail("structure", detail, exc), None, None
+        return _fail("structure", detail, exc), None
     if len(token) > config.max_token_size:
         size = f"{len(token)} characters, over the {config.max_token_size} limit"
         error = MalformedTokenError("token is too large")
-        return _fail("structure", f"token is too large ({size})", error), None, None
+        return _fail("structure", f"token is too large ({size})", error), None
     segments = token.split(".")
     if len(segments) != 3:
         detail = f"expected 3 dot-separated segments, got {len(segments)}"
-        return _fail("structure", detail, MalformedTokenError()), None, None
+        return _fail("structure", detail, MalformedTokenError()), None
     if not COMPACT_JWS.fullmatch(token):
         detail = "3 segments, but with characters outside base64url (padding, spaces?)"
-        return _fail("structure", detail, MalformedTokenError()), None, None
+        return _fail("structure", detail, MalformedTokenError()), None
     try:
         header = decode_json_object(segments[0], "token header")
     except MalformedTokenError as exc:
-        return _fail("structure", exc.description, exc), None, None
+        return _fail("structure", exc.description, exc), None
     shown = f"header {show(header, 200)}"
     if has_critical_extension(header):
         error = MalformedTokenError("unsupported critical header")
-        return _fail("structure", f"{error.description}; {shown}", error), header, None
+        return _fail("structure", f"{error.description}; {shown}", error), header
+    return Check("structure", "PASS", f"3 segments, JSON header; {shown}"), header
+
+
+def _payload(token: str) -> tuple[Check | None, dict[str, Any] | None]:
+    """The claims, or the ``payload`` line saying why there are none (the guard reads
+    the payload once the signature verified: so does the report, in its order)."""
     try:
-        payload = decode_json_object(segments[1], "token payload")
+        return None, decode_json_object(token.split(".")[1], "token payload")
     except MalformedTokenError as exc:
-        return _fail("structure", f"{exc.description}; {shown}", exc), header, None
-    passed = Check("structure", "PASS", f"3 segments, JSON header and payload; {shown}")
-    return passed, header, payload
+        return _fail("payload", exc.description, exc), None
 
 
 def _key_checks(
@@ -254,16 +256,17 @@ def inspect_token(
         now: the current time, in seconds since the epoch.
         required_scopes: scopes the caller needs (all of them).
     """
-    structure, header, payload = _split(token, config)
+    structure, header = _split(token, config)
     checks = [structure]
     if header is None:
         return checks
     checks.append(_typ_check(header, config))
     key_checks, verified = _key_checks(token, header, config, keys)
     checks.extend(key_checks)
-    if payload is not None:
-        claim_checks = _claim_checks(payload, config, now, required_scopes)
-        checks.extend(
-            Check(c.name, c.status, c.detail, not verified, c.refusal) for c in claim_checks
-        )
+    broken, payload = _payload(token)
+    if payload is None:
+        assert broken is not None
+        return [*checks, Check(broken.name, "FAIL", broken.detail, not verified, broken.refusal)]
+    claim_checks = _claim_checks(payload, config, now, required_scopes)
+    checks.extend(Check(c.name, c.status, c.detail, not verified, c.refusal) for c in claim_checks)
     return checks

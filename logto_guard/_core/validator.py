@@ -173,11 +173,10 @@ class TokenValidator:
         self.verifications += 1
         header_b64, payload_b64, signature_b64 = token.split(".")
         # In the order `logto-guard inspect` reports (structure, typ, kid, alg, signature,
-        # claims), so its first FAIL is this refusal; all before the signature is cheap.
+        # payload, claims), so its first FAIL is this refusal; all before the key is cheap.
         header = decode_json_object(header_b64, "token header")
         if has_critical_extension(header):
             raise MalformedTokenError("unsupported critical header")
-        claims = decode_json_object(payload_b64, "token payload")
         if self._typ is not None:
             typ = header.get("typ")
             if not isinstance(typ, str) or normalise_typ(typ) != self._typ:
@@ -189,7 +188,7 @@ class TokenValidator:
         try:
             key = await self._jwks.get_key(kid)
         except UnknownKeyError as exc:
-            exc.log_detail = self._foreign_issuer(claims)
+            exc.log_detail = self._foreign_issuer(payload_b64)
             raise
         if not isinstance(alg, str):
             raise AlgorithmError("alg header is missing")
@@ -198,12 +197,16 @@ class TokenValidator:
         signature = decode_signature(signature_b64)
         if not key.verify(alg, f"{header_b64}.{payload_b64}".encode("ascii"), signature):
             raise InvalidSignatureError()
+        claims = decode_json_object(payload_b64, "token payload")  # only once verified
         info, deadline, audiences = self._check_claims(claims, audience)
         return _Verified(info=info, kid=kid, deadline=deadline, audiences=audiences)
 
-    def _foreign_issuer(self, claims: dict[str, Any]) -> str | None:
+    def _foreign_issuer(self, payload_b64: str) -> str | None:
         """For the log only: the *unverified* ``iss`` when it names another issuer."""
-        issuer = claims.get("iss")
+        try:
+            issuer = decode_json_object(payload_b64, "token payload").get("iss")
+        except (MalformedTokenError, ValueError, RecursionError):
+            return None
         if not isinstance(issuer, str) or issuer in self._issuers:
             return None
         return (
