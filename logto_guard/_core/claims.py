@@ -27,7 +27,7 @@ from .errors import (
     OrganizationTokenError,
 )
 from .evidence import duration, show, utc
-from .jws import optional_str, shown, timestamp
+from .jws import shown, timestamp
 
 Claims = dict[str, Any]
 
@@ -136,7 +136,8 @@ def require_audience(accepted: frozenset[str], audiences: frozenset[str]) -> Non
 
 
 def _aud(claims: Claims, rules: Rules, now: float) -> None:
-    audiences_of(claims, rules)
+    if not isinstance(claims.get("aud"), str):  # a plain string needs no more reading
+        audiences_of(claims, rules)
 
 
 def _whole_audience(claims: Claims, rules: Rules, now: float) -> None:
@@ -220,8 +221,13 @@ def _jti(claims: Claims, rules: Rules, now: float) -> None:
 
 
 def _string(name: str) -> Test:
+    """The rule of a claim that is a string when present."""
+    description = f"{name} claim is not a string"
+
     def test(claims: Claims, rules: Rules, now: float) -> None:
-        optional_str(claims, name)
+        value = claims.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidClaimError(name, description)
 
     return test
 
