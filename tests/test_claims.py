@@ -15,8 +15,21 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from logto_guard import GuardConfig, InvalidClaimError, JWKSCache, TokenValidator
-from logto_guard._core.claims import CLAIM_CHECKS, REPORT_CHECKS, Rules
+from logto_guard import (
+    GuardConfig,
+    InsufficientScopeError,
+    InvalidClaimError,
+    JWKSCache,
+    OrganizationTokenError,
+    TokenValidator,
+)
+from logto_guard._core.claims import (
+    CLAIM_CHECKS,
+    REPORT_CHECKS,
+    Rules,
+    require_organization_allowed,
+    require_scopes,
+)
 from logto_guard._core.trusted_keys import parse_jwks
 from logto_guard.testing import FakeClock, FakeLogto
 
@@ -110,3 +123,38 @@ def test_a_key_verifies_only_the_algorithms_it_fits(logto: FakeLogto) -> None:
     narrowed = parse_jwks(json.dumps(logto.jwks()).encode(), {"RS256"})[kid]
     assert not narrowed.fits("RS384")
     assert not narrowed.verify("RS384", message, signature)
+
+
+@pytest.mark.parametrize("act", [{"sub": ""}, {"sub": 5}, "actor", []])
+async def test_an_act_claim_must_name_its_actor(
+    act: object, logto: FakeLogto, validator: TokenValidator
+) -> None:
+    with pytest.raises(InvalidClaimError, match="act claim has no sub"):
+        await validator.validate(logto.token(act=act))
+
+
+async def test_an_act_claim_naming_its_actor_is_a_delegated_token(
+    logto: FakeLogto, validator: TokenValidator
+) -> None:
+    info = await validator.validate(logto.token(act={"sub": "agent-app"}))
+    assert (info.actor, info.delegated) == ("agent-app", True)
+
+
+def test_organization_tokens_only_where_accepted(logto: FakeLogto) -> None:
+    strict = GuardConfig(endpoint=logto.endpoint, audience=logto.audience)
+    lenient = GuardConfig(
+        endpoint=logto.endpoint, audience=logto.audience, accept_organization_tokens=True
+    )
+    require_organization_allowed(None, strict)
+    require_organization_allowed("org-1", lenient)
+    with pytest.raises(OrganizationTokenError) as caught:
+        require_organization_allowed("org-1", strict)
+    assert caught.value.organization_id == "org-1"
+
+
+def test_every_required_scope_must_be_granted() -> None:
+    require_scopes([], frozenset())
+    require_scopes(["a", "b"], frozenset({"a", "b", "c"}))
+    with pytest.raises(InsufficientScopeError) as caught:
+        require_scopes(["a", "b"], frozenset({"a"}))
+    assert caught.value.missing_scopes == ("b",)
