@@ -32,6 +32,11 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_policy.py",
         "tests/test_warm_path.py",
     ],
+    "logto_guard/_core/claims.py": [
+        "tests/test_claims.py",
+        "tests/test_validator.py",
+        "tests/test_inspect_agrees.py",
+    ],
     "logto_guard/_core/authenticator.py": [
         "tests/test_refusal_path.py",
         "tests/test_organizations.py",

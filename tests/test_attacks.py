@@ -214,8 +214,9 @@ def _self_signed(key: ec.EllipticCurvePrivateKey) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
-@pytest.fixture(scope="module")
-def world() -> World:
+def make_world() -> World:
+    """The tenant and the attacker every case is built against (tests/test_inspect_agrees.py
+    reuses it with :data:`CASES`)."""
     logto = FakeLogto()
     rsa_kid = logto.add_key("RS256")
     p256_kid = logto.add_key("ES256")
@@ -236,6 +237,11 @@ def world() -> World:
         attacker_jwk=attacker_jwk,
         attacker_cert=_self_signed(attacker_ec),
     )
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return make_world()
 
 
 @dataclass(frozen=True)
@@ -1406,7 +1412,7 @@ async def test_rejected_forgery_does_not_poison_the_verified_token_cache(
         assert_answer(await send(app, "read", bearer(token)), ACCEPT, "read")
 
 
-def _single_bearer(case: Case, world: World) -> str | None:
+def single_bearer(case: Case, world: World) -> str | None:
     """The token of a case sending exactly ``Authorization: Bearer <token>``, else None."""
     auth = case.auth(world)
     if len(auth) != 1 or auth[0][0].lower() != "authorization" or isinstance(auth[0][1], bytes):
@@ -1422,7 +1428,7 @@ def _single_bearer(case: Case, world: World) -> str | None:
 async def test_inspect_gives_the_guards_verdict(case: Case, world: World, demo: Demo) -> None:
     """`logto-guard inspect` says VALID exactly when the guard accepts, and otherwise the
     very description the guard answers with."""
-    token = _single_bearer(case, world)
+    token = single_bearer(case, world)
     if token is None:
         assert case.category in {"authz", "encoding", "struct"}, case.id  # header-level cases
         return

@@ -135,6 +135,7 @@ def test_wrong_audience_fails_aud_with_expected_and_got(logto: FakeLogto, clock:
     assert run.status == 1
     assert run.line("aud") == (
         "FAIL  aud              expected https://shopping.api, got https://other.api"
+        " [invalid_claim: audience mismatch]"
     )
     assert run.line("signature").startswith("PASS")
     assert run.verdict == "verdict: INVALID: invalid_claim: audience mismatch"
@@ -180,7 +181,9 @@ def test_bad_signature_still_shows_claims_marked_unverified(
     assert run.status == 1
     assert run.line("signature").startswith("FAIL  signature        does not verify with key")
     assert "claims below are UNVERIFIED" in run.out
-    assert run.line("aud").endswith("got https://other.api [unverified]")
+    assert run.line("aud").endswith(
+        "got https://other.api [invalid_claim: audience mismatch] [unverified]"
+    )
     assert run.verdict == "verdict: INVALID: invalid_signature: signature verification failed"
 
 
@@ -209,7 +212,10 @@ def test_alg_outside_the_allow_list_fails(logto: FakeLogto, clock: FakeClock) ->
     logto.add_key("ES256")
     run = inspect(logto, clock, logto.token(), "--algorithm", "ES256")
     assert run.status == 1
-    assert run.line("alg") == "FAIL  alg              ES384 is not on the allow-list (ES256)"
+    assert run.line("alg") == (
+        "FAIL  alg              ES384 is not on the allow-list (ES256)"
+        " [algorithm_not_allowed: alg does not match the signing key]"
+    )
 
 
 def test_rs256_tenant_is_reported_as_rs256(clock: FakeClock) -> None:
@@ -223,7 +229,9 @@ def test_missing_typ_fails_unless_the_check_is_off(logto: FakeLogto, clock: Fake
     token = logto.token(typ=None)
     run = inspect(logto, clock, token)
     assert run.status == 1
-    assert run.line("typ") == "FAIL  typ              expected at+jwt, got (none)"
+    assert run.line("typ") == (
+        "FAIL  typ              expected at+jwt, got (none) [invalid_typ: token type is not at+jwt]"
+    )
     assert run.verdict == "verdict: INVALID: invalid_typ: token type is not at+jwt"
     skipped = inspect(logto, clock, token, "--no-require-typ")
     assert skipped.status == 0
@@ -247,9 +255,14 @@ def test_several_issuers_are_all_accepted(logto: FakeLogto, clock: FakeClock) ->
     assert default_only.verdict == "verdict: INVALID: invalid_claim: issuer mismatch"
 
 
-def test_organization_id_is_shown(logto: FakeLogto, clock: FakeClock) -> None:
+def test_organization_token_fails_on_organization_id_as_the_guard_refuses_it(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
     run = inspect(logto, clock, logto.token(organization_id="org-42"))
-    assert run.line("organization_id") == "INFO  organization_id  org-42"
+    refusal = "organization_token: organization token not accepted here"
+    assert run.line("organization_id").startswith(f"FAIL  organization_id  org-42 [{refusal}")
+    assert run.verdict.startswith(f"verdict: INVALID: {refusal}")
+    assert run.status == 1
 
 
 def test_required_scope_missing_exits_1(logto: FakeLogto, clock: FakeClock) -> None:
@@ -258,6 +271,7 @@ def test_required_scope_missing_exits_1(logto: FakeLogto, clock: FakeClock) -> N
     assert run.status == 1
     assert run.line("scope") == (
         "FAIL  scope            missing: write:products; granted: read:products"
+        " [insufficient_scope: token lacks required scopes: write:products]"
     )
     assert run.verdict == (
         "verdict: INVALID: insufficient_scope: token lacks required scopes: write:products"
@@ -335,8 +349,9 @@ def test_unreadable_payload_still_gets_header_checks(logto: FakeLogto, clock: Fa
     header = {"alg": "ES384", "typ": "at+jwt", "kid": logto.signing_kid}
     run = inspect(logto, clock, logto.sign_raw(header, b"not json"))
     assert run.status == 1
-    assert "payload is not valid base64url JSON" in run.line("structure")
+    assert run.line("structure").startswith("PASS")
     assert run.line("signature").startswith("PASS")
+    assert run.line("payload").startswith("FAIL  payload          token payload is not valid")
     assert "aud" not in run.out
     assert run.verdict == (
         "verdict: INVALID: malformed_token: token payload is not valid base64url JSON"

@@ -10,8 +10,9 @@ loop, one guard and its JWKS cache (as a running server would). Properties:
 * mutations of a valid token (bit flips in its text or in decoded segment bytes, segment
   swaps, truncations, insertions, deletions) get 400 or 401, and 200 only when the mutations
   left the token unchanged;
-* random claims validly signed by the trusted key get exactly what a reference reading of
-  the contract says: 200, 403 (valid, no ``read:products``) or 401.
+* random claims validly signed by the trusted key get exactly what the guard's own table
+  of claim rules says (``logto_guard._core.claims``, also behind ``inspect``): 200, 403
+  (valid, no ``read:products``, or an organization token) or 401.
 
 Every refusal carries one well-formed ``Bearer`` challenge that agrees with the JSON body.
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -38,11 +38,19 @@ from hypothesis import strategies as st
 
 from demo_api.app import create_app
 from demo_api.settings import Settings
-from logto_guard import LogtoGuard
+from logto_guard import AuthError, GuardConfig, InvalidClaimError, LogtoGuard
+from logto_guard._core.claims import (
+    Rules,
+    audiences_of,
+    check_claims,
+    require_audience,
+    require_organization_allowed,
+    require_scopes,
+    scopes_in,
+)
 from logto_guard.testing import FakeLogto
 
 REALM = "https://shopping.api"
-LEEWAY = 30
 MAX_TIMESTAMP = 253402300799
 FUZZ = settings(max_examples=300, deadline=None, database=None)
 
@@ -281,51 +289,23 @@ def _claims(logto: FakeLogto) -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(build, overrides, st.lists(st.sampled_from(names), max_size=1))
 
 
-def _valid_time(claims: dict[str, Any], name: str, now: float) -> float | None:
-    """The claim as a timestamp, ``None`` when absent; raises ValueError when unusable."""
-    if name not in claims:
-        return None
-    value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(name)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(name)
-    if not 0 <= value <= MAX_TIMESTAMP:
-        raise ValueError(name)
-    return float(value)
-
-
-def expected_status(claims: dict[str, Any], now: float, issuer: str) -> int:
-    """The answer the contract gives a validly signed token carrying ``claims``."""
+def expected_status(claims: dict[str, Any], now: float, config: GuardConfig) -> int:
+    """The answer the contract gives a validly signed token carrying ``claims``, by the
+    guard's own table of claim rules (the one inspect reports with): what is fuzzed here is
+    that the HTTP path applies exactly those rules (PyJWT is the independent reference, in
+    tests/test_differential.py)."""
+    rules = Rules.of(config)
     try:
-        if not isinstance(claims.get("iss"), str) or claims["iss"] != issuer:
-            raise ValueError("iss")
-        audience = claims.get("aud")
-        audiences = [audience] if isinstance(audience, str) else audience
-        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
-            raise ValueError("aud")
-        if REALM not in audiences:
-            raise ValueError("aud")
-        exp = _valid_time(claims, "exp", now)
-        if exp is None or now >= math.floor(exp) + LEEWAY:
-            raise ValueError("exp")
-        for name in ("nbf", "iat"):
-            value = _valid_time(claims, name, now)
-            if value is not None and value > now + LEEWAY:
-                raise ValueError(name)
-        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-            raise ValueError("sub")
-        if "jti" in claims and not isinstance(claims["jti"], str):
-            raise ValueError("jti")
-        for name in ("scope", "client_id", "organization_id"):
-            if claims.get(name) is not None and not isinstance(claims[name], str):
-                raise ValueError(name)
-    except ValueError:
+        check_claims(claims, rules, now)
+        require_audience(rules.audiences, audiences_of(claims, rules))
+    except InvalidClaimError:
         return 401
-    if claims.get("organization_id") is not None:  # no global grant (issue 16)
+    try:
+        require_organization_allowed(claims.get("organization_id"), config)  # issue 16
+        require_scopes(["read:products"], frozenset(scopes_in(claims.get("scope"))))
+    except AuthError:
         return 403
-    scope = claims.get("scope")
-    return 200 if scope and "read:products" in scope.split(" ") else 403
+    return 200
 
 
 # --------------------------------------------------------------------------- the properties
@@ -391,13 +371,14 @@ def test_validly_signed_random_claims_get_the_contract_answer() -> None:
     """Random claims signed by the trusted key: 200, 403 or 401 exactly as the contract says."""
     with demo() as app:
         header = {"alg": "ES384", "typ": "at+jwt", "kid": app.logto.signing_kid}
+        config = GuardConfig(endpoint=app.logto.endpoint, audience=app.logto.audience)
 
         @FUZZ
         @given(_claims(app.logto))
         def run(claims: dict[str, Any]) -> None:
             token = app.logto.sign_raw(header, json.dumps(claims).encode())
             response = app.bearer(token.encode("ascii"))
-            status = expected_status(claims, time.time(), app.logto.issuer)
+            status = expected_status(claims, time.time(), config)
             check(response, frozenset({status}))
 
         run()

@@ -18,7 +18,6 @@ from logto_guard._core.jws import (
     decode_signature,
     has_critical_extension,
     normalise_typ,
-    optional_str,
     shown,
     timestamp,
     valid_kid,
@@ -149,13 +148,6 @@ def test_absent_numeric_date_is_none_unless_required() -> None:
 def test_null_numeric_date_is_refused_even_when_optional() -> None:
     with pytest.raises(InvalidClaimError, match="missing nbf claim"):
         timestamp({"nbf": None}, "nbf", required=False)
-
-
-def test_optional_string_claims() -> None:
-    assert optional_str({"sub": "u"}, "sub") == "u"
-    assert optional_str({}, "sub") is None
-    with pytest.raises(InvalidClaimError, match="sub claim is not a string"):
-        optional_str({"sub": 5}, "sub")
 
 
 @pytest.mark.parametrize(

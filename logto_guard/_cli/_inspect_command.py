@@ -43,8 +43,9 @@ def _print_checks(checks: Sequence[Check], out: TextIO) -> None:
         if check.unverified and not noted:
             print("      the claims below are UNVERIFIED: the signature did not verify", file=out)
             noted = True
+        refusal = f" [{check.refusal}]" if check.refusal else ""
         mark = " [unverified]" if check.unverified else ""
-        print(f"{check.status:<4}  {check.name:<15}  {check.detail}{mark}", file=out)
+        print(f"{check.status:<4}  {check.name:<15}  {check.detail}{refusal}{mark}", file=out)
 
 
 async def run_inspect(args: argparse.Namespace, io: IO) -> int:

@@ -1,11 +1,11 @@
 """Check-by-check diagnosis of an access token, for ``logto-guard inspect``.
 
-:func:`inspect_token` replays the validator's checks one by one (structure, ``kid``,
-``alg``, signature, ``typ``, ``iss``, ``aud``, ``exp``, ``nbf``, ``iat``, ``sub``, scopes)
-and keeps going after a failure, so one run shows everything that is wrong. It is a
-report, not a verdict: the command asks the guard's own :class:`~logto_guard.Authenticator`
-for that. Parsing uses the validator's reading (:mod:`logto_guard._jws`), so both read a
-token the same way.
+:func:`inspect_token` runs the guard's checks in the guard's order (structure, ``typ``,
+``kid``, ``alg``, signature, then the claim rules of :mod:`logto_guard._core.claims`, the
+very table the validator applies) and keeps going after a failure, so one run shows
+everything that is wrong. Each ``FAIL`` names the refusal the guard answers with
+(``reason: description``): the first one is the guard's refusal. The verdict still comes
+from the guard's own :class:`~logto_guard.Authenticator`.
 
 Every value taken from the token is shown through :func:`show`, which escapes control
 characters and shortens long values: a hostile token cannot drive the terminal.
@@ -13,30 +13,42 @@ characters and shortens long values: a hostile token cannot drive the terminal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .._core.claims import (
+    REPORT_CHECKS,
+    Rules,
+    require_organization_allowed,
+    require_scopes,
+    scopes_in,
+)
 from .._core.config import GuardConfig
-from .._core.errors import InvalidClaimError, InvalidSignatureError, MalformedTokenError
+from .._core.errors import (
+    AlgorithmError,
+    AuthError,
+    InsufficientScopeError,
+    InvalidSignatureError,
+    InvalidTypeError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from .._core.evidence import duration, show
 from .._core.jws import (
     COMPACT_JWS,
     decode_json_object,
     decode_signature,
     has_critical_extension,
     normalise_typ,
-    optional_str,
-    timestamp,
     valid_kid,
 )
+from .._core.rfc6750 import parse_authorization
 from .._core.trusted_keys import TrustedKey
 
+__all__ = ["Check", "duration", "inspect_token", "plural", "show"]
+
 Status = Literal["PASS", "FAIL", "SKIP", "INFO"]
-_SHOW_LIMIT = 120
-#: Deeper nesting is shown as a placeholder, the same on every Python version.
-_SHOW_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -48,59 +60,18 @@ class Check:
         status: ``PASS``/``FAIL``; ``SKIP`` when it could not be checked, ``INFO`` for facts.
         detail: the evidence (expected and actual values), safe to print.
         unverified: the detail comes from claims whose signature did not verify.
+        refusal: for a ``FAIL``, what the guard answers (``reason: description``).
     """
 
     name: str
     status: Status
     detail: str
     unverified: bool = False
+    refusal: str | None = None
 
 
-def _deeper_than(value: object, limit: int) -> bool:
-    """True when lists and dicts nest more than ``limit`` levels (iterative: no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, list | dict):
-            if depth >= limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def show(value: object, limit: int = _SHOW_LIMIT) -> str:
-    """``value`` for a terminal: plain printable strings as is, anything else as JSON.
-
-    Control and format characters are escaped and the result is cut at ``limit``.
-    """
-    if isinstance(value, str) and value and value.isprintable() and '"' not in value:
-        text = value
-    elif _deeper_than(value, _SHOW_DEPTH):
-        # Decided here, not by catching RecursionError: Python 3.13's C encoder recurses
-        # far deeper than 3.12's, so the interpreter's limit gave different answers.
-        text = f"<{type(value).__name__} too deep to show>"
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), default=repr)
-        except (ValueError, RecursionError):
-            text = f"<{type(value).__name__} too deep to show>"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def duration(seconds: float) -> str:
-    """``seconds`` in the two largest units: ``59m 12s``, ``3m``, ``2h 5m``, ``4d 1h``."""
-    remaining = int(abs(seconds))
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, remaining = divmod(remaining, size)
-        if count or (parts and len(parts) < 2):
-            parts.append(f"{count}{unit}")
-        if len(parts) == 2:
-            break
-    while len(parts) > 1 and parts[-1].startswith("0"):
-        parts.pop()
-    return " ".join(parts) or "0s"
+def _fail(name: str, detail: str, error: AuthError) -> Check:
+    return Check(name, "FAIL", detail, refusal=f"{error.reason}: {error.description}")
 
 
 def plural(count: int, noun: str) -> str:
@@ -108,37 +79,42 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _utc(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _split(
-    token: str, config: GuardConfig
-) -> tuple[Check, dict[str, Any] | None, dict[str, Any] | None]:
-    """The structure check, the header (if readable) and the payload (``None`` if not)."""
+def _split(token: str, config: GuardConfig) -> tuple[Check, dict[str, Any] | None]:
+    """The structure check and the header (``None`` if unreadable)."""
+    try:
+        parse_authorization([f"Bearer {token}"])  # as the guard reads the header
+    except AuthError as exc:
+        detail = "characters outside base64url: not one bearer token (RFC 6750 §2.1)"
+        return _fail("structure", detail, exc), None
     if len(token) > config.max_token_size:
         size = f"{len(token)} characters, over the {config.max_token_size} limit"
-        return Check("structure", "FAIL", f"token is too large ({size})"), None, None
+        error = MalformedTokenError("token is too large")
+        return _fail("structure", f"token is too large ({size})", error), None
     segments = token.split(".")
     if len(segments) != 3:
         detail = f"expected 3 dot-separated segments, got {len(segments)}"
-        return Check("structure", "FAIL", detail), None, None
+        return _fail("structure", detail, MalformedTokenError()), None
     if not COMPACT_JWS.fullmatch(token):
         detail = "3 segments, but with characters outside base64url (padding, spaces?)"
-        return Check("structure", "FAIL", detail), None, None
+        return _fail("structure", detail, MalformedTokenError()), None
     try:
-        header = decode_json_object(segments[0], "header")
+        header = decode_json_object(segments[0], "token header")
     except MalformedTokenError as exc:
-        return Check("structure", "FAIL", exc.description), None, None
+        return _fail("structure", exc.description, exc), None
     shown = f"header {show(header, 200)}"
     if has_critical_extension(header):
-        return Check("structure", "FAIL", f"unsupported critical header; {shown}"), header, None
+        error = MalformedTokenError("unsupported critical header")
+        return _fail("structure", f"{error.description}; {shown}", error), header
+    return Check("structure", "PASS", f"3 segments, JSON header; {shown}"), header
+
+
+def _payload(token: str) -> tuple[Check | None, dict[str, Any] | None]:
+    """The claims, or the ``payload`` line saying why there are none (the guard reads
+    the payload once the signature verified: so does the report, in its order)."""
     try:
-        payload = decode_json_object(segments[1], "payload")
+        return None, decode_json_object(token.split(".")[1], "token payload")
     except MalformedTokenError as exc:
-        return Check("structure", "FAIL", f"{exc.description}; {shown}"), header, None
-    passed = Check("structure", "PASS", f"3 segments, JSON header and payload; {shown}")
-    return passed, header, payload
+        return _fail("payload", exc.description, exc), None
 
 
 def _key_checks(
@@ -149,7 +125,8 @@ def _key_checks(
     kid, alg = header.get("kid"), header.get("alg")
     key: TrustedKey | None = None
     if not valid_kid(kid):
-        checks.append(Check("kid", "FAIL", f"kid header is missing or not a string: {show(kid)}"))
+        error = MalformedTokenError("kid header is missing or not a string")
+        checks.append(_fail("kid", f"{error.description}: {show(kid)}", error))
     elif isinstance(kid, str) and kid in keys:
         key = keys[kid]
         checks.append(
@@ -157,18 +134,22 @@ def _key_checks(
         )
     else:
         published = ", ".join(show(k) for k in sorted(keys)) or "none"
-        checks.append(Check("kid", "FAIL", f"{show(kid)} not in the JWKS (published: {published})"))
+        detail = f"{show(kid)} not in the JWKS (published: {published})"
+        checks.append(_fail("kid", detail, UnknownKeyError()))
     allowed = ", ".join(sorted(config.algorithms))
+    mismatch = AlgorithmError("alg does not match the signing key")
     if not isinstance(alg, str):
-        checks.append(Check("alg", "FAIL", f"alg header is missing or not a string: {show(alg)}"))
+        detail = f"alg header is missing or not a string: {show(alg)}"
+        checks.append(_fail("alg", detail, AlgorithmError("alg header is missing")))
     elif alg not in config.algorithms:
-        checks.append(Check("alg", "FAIL", f"{show(alg)} is not on the allow-list ({allowed})"))
+        detail = f"{show(alg)} is not on the allow-list ({allowed})"
+        checks.append(_fail("alg", detail, mismatch))
     elif key is None:
         checks.append(Check("alg", "SKIP", f"{alg} is on the allow-list; no key to match it"))
-    elif alg not in key.algorithms:
+    elif not key.fits(alg):
         fits = ", ".join(sorted(key.algorithms))
         detail = f"{alg} does not fit key {show(key.kid)} (it allows {fits})"
-        checks.append(Check("alg", "FAIL", detail))
+        checks.append(_fail("alg", detail, mismatch))
     else:
         checks.append(Check("alg", "PASS", f"{alg} (allowed by key and allow-list)"))
     if key is None or checks[-1].status != "PASS":
@@ -179,14 +160,15 @@ def _key_checks(
     shown = f"key {show(key.kid)} ({alg})"
     try:
         signature = decode_signature(signature_b64)
-    except InvalidSignatureError:
-        checks.append(Check("signature", "FAIL", "not canonical base64url; not checked"))
+    except InvalidSignatureError as exc:
+        checks.append(_fail("signature", "not canonical base64url; not checked", exc))
         return checks, False
     valid = key.verify(alg, signing_input.encode("ascii"), signature)
     if valid:
         checks.append(Check("signature", "PASS", f"verified with {shown}"))
     else:
-        checks.append(Check("signature", "FAIL", f"does not verify with {shown}"))
+        detail = f"does not verify with {shown}"
+        checks.append(_fail("signature", detail, InvalidSignatureError()))
     return checks, valid
 
 
@@ -195,87 +177,61 @@ def _typ_check(header: Mapping[str, Any], config: GuardConfig) -> Check:
     got = "(none)" if typ is None else show(typ)
     if config.require_typ is None:
         return Check("typ", "SKIP", f"not required; got {got}")
-    ok = isinstance(typ, str) and normalise_typ(typ) == normalise_typ(config.require_typ)
-    return Check("typ", "PASS" if ok else "FAIL", f"expected {config.require_typ}, got {got}")
-
-
-def _time_checks(claims: dict[str, Any], config: GuardConfig, now: float) -> list[Check]:
-    checks: list[Check] = []
-    leeway = config.leeway
-    for name in ("exp", "nbf", "iat"):
-        try:
-            value = timestamp(claims, name, required=name == "exp")
-        except InvalidClaimError as exc:
-            checks.append(Check(name, "FAIL", f"{exc.description}: {show(claims.get(name))}"))
-            continue
-        if value is None:
-            continue
-        when, delta = _utc(value), value - now
-        if name == "exp":
-            if delta > 0:
-                checks.append(Check(name, "PASS", f"expires in {duration(delta)} ({when})"))
-            elif now < value + leeway:
-                detail = f"expired {duration(delta)} ago, within the {leeway:g}s leeway ({when})"
-                checks.append(Check(name, "PASS", detail))
-            else:
-                checks.append(Check(name, "FAIL", f"expired {duration(delta)} ago ({when})"))
-            continue
-        verb = "valid since" if name == "nbf" else "issued"
-        if delta <= 0:
-            checks.append(Check(name, "PASS", f"{verb} {duration(delta)} ago ({when})"))
-        else:
-            ok = value <= now + leeway
-            slack = f", within the {leeway:g}s leeway" if ok else ""
-            status: Status = "PASS" if ok else "FAIL"
-            detail = f"{verb} {duration(delta)} in the future{slack} ({when})"
-            checks.append(Check(name, status, detail))
-    return checks
+    detail = f"expected {config.require_typ}, got {got}"
+    if isinstance(typ, str) and normalise_typ(typ) == normalise_typ(config.require_typ):
+        return Check("typ", "PASS", detail)
+    return _fail("typ", detail, InvalidTypeError())
 
 
 def _claim_checks(
     claims: dict[str, Any], config: GuardConfig, now: float, required_scopes: Iterable[str]
 ) -> list[Check]:
+    """Every rule of the validator's table, the audience checked whole, then the guard's
+    authorization rules on the claims they read (``organization_id``, ``scope``)."""
+    rules = Rules.of(config)
     checks: list[Check] = []
-    iss = claims.get("iss")
-    expected = ", ".join(config.issuers)
-    ok = isinstance(iss, str) and iss in config.issuers
-    checks.append(Check("iss", "PASS" if ok else "FAIL", f"expected {expected}, got {show(iss)}"))
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud
-    ok = isinstance(audiences, list) and any(
-        isinstance(a, str) and a in config.audiences for a in audiences
-    )
-    detail = f"expected {config.audience}, got {show(aud)}"
-    checks.append(Check("aud", "PASS" if ok else "FAIL", detail))
-    checks.extend(_time_checks(claims, config, now))
-    sub = claims.get("sub")
-    ok = isinstance(sub, str) and bool(sub)
-    checks.append(Check("sub", "PASS" if ok else "FAIL", show(sub) if ok else "missing sub claim"))
-    checks.append(_scope_check(claims, required_scopes))
-    for name in ("client_id", "organization_id"):
-        if name in claims:
-            detail = show(claims[name])
-            if name == "client_id" and claims[name] == sub:
-                detail += " (== sub: a machine-to-machine token)"
-            checks.append(Check(name, "INFO", detail))
+    for check in REPORT_CHECKS:
+        finding = check.run(claims, rules, now)
+        if finding is not None and finding.error is not None:
+            checks.append(_fail(finding.name, finding.evidence, finding.error))
+            continue
+        line = _authorization(check.name, claims, config, required_scopes)
+        if line is None and finding is not None:
+            status: Status = "INFO" if check.informative else "PASS"
+            line = Check(finding.name, status, finding.evidence)
+        if line is not None:
+            checks.append(line)
     return checks
 
 
-def _scope_check(claims: dict[str, Any], required_scopes: Iterable[str]) -> Check:
-    try:
-        scope = optional_str(claims, "scope")
-    except InvalidClaimError as exc:
-        return Check("scope", "FAIL", f"{exc.description}: {show(claims.get('scope'))}")
-    granted = scope.split() if scope else []
+def _authorization(
+    name: str, claims: dict[str, Any], config: GuardConfig, required_scopes: Iterable[str]
+) -> Check | None:
+    """The line of a well-typed claim the guard authorizes with, ``None`` for the others."""
+    value = claims.get(name)
+    if name == "client_id" and value is not None:
+        same = " (== sub: a machine-to-machine token)" if value == claims.get("sub") else ""
+        return Check(name, "INFO", show(value) + same)
+    if name == "organization_id" and value is not None:
+        try:
+            require_organization_allowed(value, config)
+        except AuthError as exc:
+            return _fail(name, show(value), exc)
+        return Check(name, "INFO", show(value))
+    if name != "scope":
+        return None
+    granted = scopes_in(value)
     shown = show(" ".join(granted)) if granted else "none (no scope claim)"
-    if scope is not None and not granted:
+    if value is not None and not granted:
         shown = "none (empty scope claim)"
     required = list(dict.fromkeys(required_scopes))
     if not required:
         return Check("scope", "INFO", f"granted: {shown}")
-    missing = [s for s in required if s not in granted]
-    if missing:
-        return Check("scope", "FAIL", f"missing: {show(' '.join(missing))}; granted: {shown}")
+    try:
+        require_scopes(required, frozenset(granted))
+    except InsufficientScopeError as exc:
+        missing = show(" ".join(exc.missing_scopes))
+        return _fail("scope", f"missing: {missing}; granted: {shown}", exc)
     return Check("scope", "PASS", f"required {show(' '.join(required))}; granted: {shown}")
 
 
@@ -287,7 +243,7 @@ def inspect_token(
     now: float,
     required_scopes: Iterable[str] = (),
 ) -> list[Check]:
-    """Every check the guard makes on ``token``, each with its evidence, in order.
+    """Every check the guard makes on ``token``, each with its evidence, in the guard's order.
 
     Never raises for a malformed token: problems become ``FAIL`` lines. Checks that need
     an unreadable part are left out; claims are reported even when the signature fails,
@@ -300,16 +256,17 @@ def inspect_token(
         now: the current time, in seconds since the epoch.
         required_scopes: scopes the caller needs (all of them).
     """
-    structure, header, payload = _split(token, config)
+    structure, header = _split(token, config)
     checks = [structure]
     if header is None:
         return checks
+    checks.append(_typ_check(header, config))
     key_checks, verified = _key_checks(token, header, config, keys)
     checks.extend(key_checks)
-    checks.append(_typ_check(header, config))
-    if payload is not None:
-        claim_checks = _claim_checks(payload, config, now, required_scopes)
-        checks.extend(
-            Check(c.name, c.status, c.detail, unverified=not verified) for c in claim_checks
-        )
+    broken, payload = _payload(token)
+    if payload is None:
+        assert broken is not None
+        return [*checks, Check(broken.name, "FAIL", broken.detail, not verified, broken.refusal)]
+    claim_checks = _claim_checks(payload, config, now, required_scopes)
+    checks.extend(Check(c.name, c.status, c.detail, not verified, c.refusal) for c in claim_checks)
     return checks

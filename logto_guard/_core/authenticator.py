@@ -14,15 +14,14 @@ from typing import overload
 
 import httpx
 
+from .claims import require_organization_allowed, require_scopes
 from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from .errors import (
     AuthError,
     ConfigurationError,
     CredentialsMissingError,
-    InsufficientScopeError,
     InvalidRequestError,
     OrganizationMismatchError,
-    OrganizationTokenError,
 )
 from .identity import AuthInfo
 from .jwks_cache import JWKSCache
@@ -254,14 +253,9 @@ class Authenticator(KeyKeeping):
             info = await self._validator.validate(token, audience=audience)
             if organization_id is not None and info.organization_id != organization_id:
                 raise OrganizationMismatchError(organization_id, info.organization_id)
-            if (
-                organization_id is None
-                and info.organization_id is not None
-                and not self.config.accept_organization_tokens
-            ):
-                raise OrganizationTokenError(info.organization_id)
-            if not info.scopes.issuperset(required_scopes):
-                raise InsufficientScopeError(required_scopes, info.scopes)
+            if organization_id is None:
+                require_organization_allowed(info.organization_id, self.config)
+            require_scopes(required_scopes, info.scopes)
             if policy is not None:
                 policy.check(info)
         except AuthError as exc:

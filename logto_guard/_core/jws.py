@@ -102,18 +102,6 @@ def timestamp(claims: dict[str, Any], name: str, *, required: bool) -> float | N
     return float(value)
 
 
-def optional_str(claims: dict[str, Any], name: str) -> str | None:
-    """A claim that is a string when present.
-
-    Raises:
-        InvalidClaimError: present but not a string.
-    """
-    value = claims.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidClaimError(name, f"{name} claim is not a string")
-    return value
-
-
 def valid_kid(kid: object) -> bool:
     """True for a ``kid`` header the key set may be asked about."""
     return isinstance(kid, str) and 0 < len(kid) <= MAX_KID_LENGTH

@@ -34,9 +34,14 @@ class TrustedKey:
     key: Any
     algorithms: frozenset[str]
 
+    def fits(self, alg: str) -> bool:
+        """True when ``alg`` is one this key may verify: the one rule of "the algorithm
+        fits the key" (implied by its type and curve, its own ``alg``, the allow-list)."""
+        return alg in self.algorithms
+
     def verify(self, alg: str, signing_input: bytes, signature: bytes) -> bool:
         """True when ``signature`` is valid for ``signing_input`` under ``alg``."""
-        return alg in self.algorithms and verify_signature(alg, self.key, signing_input, signature)
+        return self.fits(alg) and verify_signature(alg, self.key, signing_input, signature)
 
 
 class JWKSFetchError(Exception):
