@@ -8,7 +8,7 @@ See :class:`LogtoGuard` for the FastAPI entry point.
 import typing as _typing
 
 from ._core.authenticator import Authenticator
-from ._core.config import ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig, is_loopback
+from ._core.config import ORGANIZATION_AUDIENCE, SUPPORTED_ALGORITHMS, GuardConfig
 from ._core.errors import (
     ActorNotAllowedError,
     AlgorithmError,
@@ -94,7 +94,6 @@ __all__ = [
     "Stats",
     "UnknownKeyError",
     "__version__",
-    "is_loopback",
 ]
 
 # LogtoGuard's home is logto_guard.fastapi (loaded lazily, never here).

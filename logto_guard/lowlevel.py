@@ -1,5 +1,5 @@
 """The parts under :class:`~logto_guard.Authenticator`: the JWKS cache, the trusted keys
-and the token validator.
+and the token validator, and the loopback rule (:func:`is_loopback`).
 
 An app needs none of them: the front ends build their own. They are public for what sits
 beside the guard rather than in front of an API: the benchmarks time
@@ -19,11 +19,12 @@ Example::
     info = await validator.validate(token)   # AuthInfo, or an AuthError raised
 """
 
+from ._core.config import is_loopback
 from ._core.jwks_cache import JWKSCache
 from ._core.public import publish as _publish
 from ._core.trusted_keys import TrustedKey
 from ._core.validator import TokenValidator
 
-__all__ = ["JWKSCache", "TokenValidator", "TrustedKey"]
+__all__ = ["JWKSCache", "TokenValidator", "TrustedKey", "is_loopback"]
 
 _publish(__name__, __all__, globals())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from logto_guard import ConfigurationError, GuardConfig, is_loopback
+from logto_guard import ConfigurationError, GuardConfig
 from logto_guard.dev_issuer._hosts import local_host
+from logto_guard.lowlevel import is_loopback
 
 HOSTS = [
     ("localhost", True),

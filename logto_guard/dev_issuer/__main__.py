@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from starlette.applications import Starlette
 
-from logto_guard import is_loopback
 from logto_guard.dev_issuer._app import create_app
 from logto_guard.dev_issuer._authorize import DEV_PUBLIC_CLIENT
 from logto_guard.dev_issuer._config import open_issuer
@@ -26,6 +25,7 @@ from logto_guard.dev_issuer._model import SUPPORTED_ALGS
 from logto_guard.dev_issuer._serve import import_uvicorn
 from logto_guard.dev_issuer._state import DEFAULT_ALG, IssuerState
 from logto_guard.dev_issuer._users import Directory
+from logto_guard.lowlevel import is_loopback
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -17,12 +17,12 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from logto_guard import is_loopback
 from logto_guard.dev_issuer._errors import OAuthError
 from logto_guard.dev_issuer._runtime import CODE_TTL, Code, PublicClient, Runtime
 from logto_guard.dev_issuer._state import IssuerState
 from logto_guard.dev_issuer._token import Params, authenticate, single, token_body
 from logto_guard.dev_issuer._users import DEFAULT_USER_ID, Directory, User
+from logto_guard.lowlevel import is_loopback
 
 DEV_PUBLIC_CLIENT = "dev-public-client"
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access")

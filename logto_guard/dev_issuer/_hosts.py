@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from logto_guard import is_loopback
+from logto_guard.lowlevel import is_loopback
 
 
 def hostname(netloc: str) -> str | None:
