@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -133,3 +134,41 @@ async def test_two_front_ends_of_one_tenant_share_one_key_source() -> None:
         assert isinstance(await mcp.check([f"Bearer {rest_token}"]), Refusal)  # its own aud
     assert logto.jwks_requests == 1
     assert mcp.stats.jwks_fetches["success"] == 1
+
+
+def _front_ends(logto: FakeLogto) -> dict[str, object]:
+    from logto_guard.asgi import LogtoAuthMiddleware
+    from logto_guard.fastapi import LogtoGuard
+    from logto_guard.mcp import LogtoTokenVerifier
+
+    common = {"endpoint": logto.endpoint, "audience": "https://shop.example.com/mcp"}
+    ends: dict[str, object] = {
+        "fastapi": LogtoGuard(**common, http_client=logto.http_client()),
+        "asgi": LogtoAuthMiddleware(None, **common, http_client=logto.http_client()),
+        "mcp": LogtoTokenVerifier(**common, http_client=logto.http_client()),
+    }
+    try:
+        from logto_guard.fastmcp import LogtoProvider
+    except ImportError:  # FastMCP needs Python >= 3.11
+        return ends
+    ends["fastmcp"] = LogtoProvider(
+        endpoint=logto.endpoint,
+        base_url="https://shop.example.com",
+        http_client=logto.http_client(),
+    )
+    return ends
+
+
+@pytest.mark.parametrize("name", ["fastapi", "asgi", "mcp", "fastmcp"])
+async def test_every_front_end_owns_its_key_lifecycle(name: str) -> None:
+    """readiness / startup_check / lifespan / aclose on the front end itself (issue 17 §1)."""
+    logto = FakeLogto()
+    ends = _front_ends(logto)
+    if name not in ends:
+        pytest.skip("FastMCP needs Python >= 3.11")
+    front_end: Any = ends[name]
+    assert not front_end.readiness().ready
+    async with front_end.lifespan():
+        assert front_end.readiness().ready  # the lifespan ran the startup check
+        assert front_end.readiness().keys == 1
+    await front_end.aclose()

@@ -25,6 +25,7 @@ from .._core.asgi_types import ASGIApp, Receive, Scope, Send
 from .._core.authenticator import Authenticator, authenticator_for
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
+from .._core.front_end import KeyLifecycle
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.scopes import check_resource_scopes, implication_closure
@@ -54,7 +55,7 @@ class LogtoFastMCPVerifier(TokenVerifier):
         return AccessToken(**access_token_fields(info, token, leeway))
 
 
-class LogtoProvider(RemoteAuthProvider):
+class LogtoProvider(KeyLifecycle, RemoteAuthProvider):
     """A FastMCP auth provider for Logto access tokens.
 
     Args:
@@ -218,10 +219,6 @@ class LogtoProvider(RemoteAuthProvider):
     def get_middleware(self) -> list[Any]:
         """logto-guard's refusals first, then FastMCP's authentication middleware."""
         return [Middleware(_RefusalGate, provider=self), *super().get_middleware()]
-
-    async def aclose(self) -> None:
-        """Close the JWKS HTTP client (call on shutdown)."""
-        await self.authenticator.aclose()
 
 
 class _RefusalGate:

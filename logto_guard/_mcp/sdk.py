@@ -25,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 from .._core.asgi_types import ASGIApp
 from .._core.authenticator import Authenticator, authenticator_for
 from .._core.config import GuardConfig
+from .._core.front_end import KeyLifecycle
 from .._core.identity import AuthInfo
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
@@ -52,7 +53,7 @@ def to_access_token(info: AuthInfo, token: str, leeway: float = 0) -> AccessToke
     return AccessToken(**access_token_fields(info, token, leeway))
 
 
-class LogtoTokenVerifier:
+class LogtoTokenVerifier(KeyLifecycle):
     """The MCP SDK's ``TokenVerifier`` for Logto access tokens, on logto-guard's core.
 
     Args:
@@ -166,10 +167,6 @@ class LogtoTokenVerifier:
             policy=policy,
             scope_implications=scope_implications,
         )
-
-    async def aclose(self) -> None:
-        """Close the JWKS HTTP client (call on shutdown)."""
-        await self.authenticator.aclose()
 
 
 def _route_of(app: ASGIApp, resource_path: str) -> str:
