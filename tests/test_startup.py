@@ -141,11 +141,21 @@ def _front_ends(logto: FakeLogto) -> dict[str, object]:
     from logto_guard.fastapi import LogtoGuard
     from logto_guard.mcp import LogtoTokenVerifier
 
-    common = {"endpoint": logto.endpoint, "audience": "https://shop.example.com/mcp"}
+    endpoint, audience = logto.endpoint, "https://shop.example.com/mcp"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("not called")
+
     ends: dict[str, object] = {
-        "fastapi": LogtoGuard(**common, http_client=logto.http_client()),
-        "asgi": LogtoAuthMiddleware(None, **common, http_client=logto.http_client()),
-        "mcp": LogtoTokenVerifier(**common, http_client=logto.http_client()),
+        "fastapi": LogtoGuard(
+            endpoint=endpoint, audience=audience, http_client=logto.http_client()
+        ),
+        "asgi": LogtoAuthMiddleware(
+            app, endpoint=endpoint, audience=audience, http_client=logto.http_client()
+        ),
+        "mcp": LogtoTokenVerifier(
+            endpoint=endpoint, audience=audience, http_client=logto.http_client()
+        ),
     }
     try:
         from logto_guard.fastmcp import LogtoProvider
