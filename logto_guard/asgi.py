@@ -66,7 +66,8 @@ class LogtoAuthMiddleware(KeyLifecycle):
         allow_delegated: when False, delegated (token-exchange) tokens are refused (403).
         close_websockets_at_expiry: a WebSocket is authenticated once, at its handshake,
             and by default outlives its token. When True, it is closed with code 1008 when
-            the token's ``exp`` passes (the app then receives ``websocket.disconnect``).
+            the token's ``exp`` plus the leeway passes, when the core itself stops
+            accepting the token (the app then receives ``websocket.disconnect``).
         endpoint: the Logto endpoint (unless ``config`` or ``authenticator`` is given).
         audience: the API resource indicator (unless ``config`` or ``authenticator``).
         config: a ready :class:`~logto_guard.GuardConfig`, instead of ``endpoint``,
@@ -128,7 +129,8 @@ class LogtoAuthMiddleware(KeyLifecycle):
             return
         scope["auth"] = result
         if result is not None and scope["type"] == "websocket" and self.close_websockets_at_expiry:
-            session = _ExpiringSession(receive, send, result.expires_at.timestamp(), self.clock)
+            deadline = self.authenticator.deadline(result)
+            session = _ExpiringSession(receive, send, deadline, self.clock)
             receive, send = session.receive, session.send
         await self.app(scope, receive, send)
 

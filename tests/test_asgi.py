@@ -192,10 +192,11 @@ async def run_session(
 
 
 @pytest.mark.parametrize("close_at_expiry", [False, True])
-async def test_a_websocket_outlives_its_token_unless_told_otherwise(
+async def test_a_websocket_lives_as_long_as_the_core_accepts_its_token(
     logto: FakeLogto, clock: FakeClock, close_at_expiry: bool
 ) -> None:
-    """exp one second ago is still inside the leeway, so the handshake is accepted."""
+    """exp one second ago is still inside the leeway: the handshake is accepted and, even
+    when sockets close at expiry, the socket lives until exp + leeway, as a request would."""
     middleware = LogtoAuthMiddleware(
         echo_until_disconnect,
         endpoint=logto.endpoint,
@@ -206,10 +207,51 @@ async def test_a_websocket_outlives_its_token_unless_told_otherwise(
     )
     sent = await run_session(middleware, logto.token(ttl=-1), ["hello", "again"])
     assert sent[0] == {"type": "websocket.accept"}
-    if close_at_expiry:
+    assert [m.get("text") for m in sent[1:]] == ["hello", "again"]
+
+
+@pytest.mark.parametrize(("past_deadline", "closed"), [(0, True), (-1, False)])
+async def test_a_websocket_closes_when_the_core_would_refuse_its_token(
+    logto: FakeLogto, clock: FakeClock, past_deadline: int, closed: bool
+) -> None:
+    """The socket's deadline is the core's: exp + the 30 s leeway, not exp."""
+    middleware = LogtoAuthMiddleware(
+        echo_until_disconnect,
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=logto.http_client(),
+        clock=clock,
+        close_websockets_at_expiry=True,
+    )
+    token = logto.token(ttl=60)
+
+    incoming: list[Message] = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "hello"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        message = incoming.pop(0)
+        if message["type"] == "websocket.receive":
+            clock.advance(60 + 30 + past_deadline)
+        return message
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "headers": [(b"authorization", f"Bearer {token}".encode())],
+    }
+    await middleware(scope, receive, send)
+    assert sent[0] == {"type": "websocket.accept"}
+    if closed:
         assert sent[1:] == [{"type": "websocket.close", "code": 1008}]
     else:
-        assert [m.get("text") for m in sent[1:]] == ["hello", "again"]
+        assert sent[1:] == [{"type": "websocket.send", "text": "hello"}]
 
 
 async def test_a_websocket_with_a_live_token_is_not_closed(

@@ -87,8 +87,8 @@ async def test_what_the_app_sends_after_expiry_closes_the_socket_instead(
 
 
 async def test_the_wait_for_a_message_is_bounded_by_exp(logto: FakeLogto, clock: FakeClock) -> None:
-    """exp is 0.05 s of the (injected) clock away and the client never speaks: the
-    receive ends at exp. Without the bound the middleware would wait forever."""
+    """exp + leeway is 0.05 s of the (injected) clock away and the client never speaks:
+    the receive ends then. Without the bound the middleware would wait forever."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
@@ -111,6 +111,6 @@ async def test_the_wait_for_a_message_is_bounded_by_exp(logto: FakeLogto, clock:
         sent.append(message)
 
     token = logto.token(ttl=60)
-    clock.advance(60 - 0.05)  # the token has 0.05 s left on the guard's clock
+    clock.advance(60 + 30 - 0.05)  # 0.05 s left of exp + the 30 s leeway on the guard's clock
     await asyncio.wait_for(_socket(logto, clock, app)(_scope(token), receive, send), timeout=10)
     assert sent == [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1008}]

@@ -14,7 +14,7 @@ from typing import overload
 
 import httpx
 
-from .claims import require_organization_allowed, require_scopes
+from .claims import expiry_deadline, require_organization_allowed, require_scopes
 from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from .errors import (
     AuthError,
@@ -157,6 +157,11 @@ class Authenticator(KeyKeeping):
         """
         if self.config.organization_tokens and source is None:
             raise ConfigurationError("organization tokens need organization= to name the org")
+
+    def deadline(self, info: AuthInfo) -> float:
+        """When this authenticator stops accepting ``info``'s token (``exp`` + leeway): the
+        moment a front end ends a stream or WebSocket that token opened."""
+        return expiry_deadline(info.expires_at.timestamp(), self.config.leeway)
 
     def peek(
         self,

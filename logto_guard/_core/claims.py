@@ -152,10 +152,16 @@ def _aud_evidence(claims: Claims, rules: Rules, now: float, error: AuthError | N
 # --------------------------------------------------------------------------- time claims
 
 
-def deadline_of(exp: float, rules: Rules) -> float:
+def expiry_deadline(exp: float, leeway: float) -> float:
     """When a token with this ``exp`` stops being accepted: whole seconds, as PyJWT reads
-    ``exp`` (a fraction never buys extra life), plus the leeway."""
-    return math.floor(exp) + rules.leeway
+    ``exp`` (a fraction never buys extra life), plus the leeway. Every front end's notion
+    of "expired" (streams, WebSockets, the SDKs' ``expires_at``) comes from here."""
+    return math.floor(exp) + leeway
+
+
+def deadline_of(exp: float, rules: Rules) -> float:
+    """:func:`expiry_deadline` with the rules' leeway."""
+    return expiry_deadline(exp, rules.leeway)
 
 
 def _exp(claims: Claims, rules: Rules, now: float) -> None:

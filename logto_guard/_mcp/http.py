@@ -17,6 +17,7 @@ from typing import Any
 
 from .._core.asgi_types import ASGIApp, Receive, Scope, Send
 from .._core.authenticator import Authenticator
+from .._core.claims import expiry_deadline
 from .._core.config import check_url
 from .._core.errors import AuthError, ConfigurationError, InsufficientScopeError
 from .._core.identity import AuthInfo
@@ -96,7 +97,7 @@ def access_token_fields(info: AuthInfo, token: str, leeway: float = 0) -> dict[s
         "token": token,
         "client_id": info.client_id or info.subject,
         "scopes": sorted(info.scopes),
-        "expires_at": int(info.expires_at.timestamp() + leeway),
+        "expires_at": int(expiry_deadline(info.expires_at.timestamp(), leeway)),
         "resource": info.audience,
         "subject": info.subject,
         "claims": dict(info.claims),
@@ -242,7 +243,7 @@ class MCPAuthMiddleware:
         reset = _verified.set((parse_authorization(values), info))
         try:
             # An event stream ends when the core would refuse its token (exp + leeway).
-            deadline = info.expires_at.timestamp() + authenticator.config.leeway
+            deadline = authenticator.deadline(info)
             await serve_until_expiry(
                 self.app, scope, receive, send, deadline=deadline, clock=authenticator.clock
             )
