@@ -33,7 +33,7 @@ from ._core.asgi_types import Message as Message
 from ._core.asgi_types import Receive as Receive
 from ._core.asgi_types import Scope as Scope
 from ._core.asgi_types import Send as Send
-from ._core.authenticator import Authenticator, authenticator_for
+from ._core.authenticator import Authenticator, shared_or_built
 from ._core.config import GuardConfig
 from ._core.front_end import KeyLifecycle
 from ._core.options import AuthenticatorOptions, Unpack
@@ -103,8 +103,14 @@ class LogtoAuthMiddleware(KeyLifecycle):
         self.public_paths = frozenset(public_paths)
         self.organization = organization
         self.optional = optional
-        self.authenticator = authenticator or authenticator_for(
-            config, endpoint, audience, http_client=http_client, clock=clock, **options
+        self.authenticator = shared_or_built(
+            authenticator,
+            config,
+            endpoint,
+            audience,
+            http_client=http_client,
+            clock=clock,
+            **options,
         )
         self.authenticator.check_organization_source(organization)
         self.close_websockets_at_expiry = close_websockets_at_expiry

@@ -27,7 +27,13 @@ from .identity import AuthInfo
 from .jwks_cache import JWKSCache
 from .key_keeping import KeyKeeping
 from .metrics import instrument
-from .options import AuthenticatorOptions, GuardOptions, Unpack, resolve_config
+from .options import (
+    AuthenticatorOptions,
+    GuardOptions,
+    Unpack,
+    refuse_beside_shared,
+    resolve_config,
+)
 from .policy import Policy
 from .refusal_log import RefusalLog
 from .rfc6750 import Refusal, parse_authorization, refusal
@@ -57,6 +63,33 @@ def authenticator_for(
         meter_provider=meter_provider,
         key_source=key_source,
     )
+
+
+def shared_or_built(
+    authenticator: Authenticator | None,
+    config: GuardConfig | None,
+    endpoint: str | None,
+    audience: str | None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    **options: Unpack[AuthenticatorOptions],
+) -> Authenticator:
+    """A front end's shared ``authenticator`` (nothing may be set beside it), or one built
+    as :func:`authenticator_for` builds it."""
+    if authenticator is None:
+        return authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
+        )
+    refuse_beside_shared(
+        config=config,
+        endpoint=endpoint,
+        audience=audience,
+        http_client=http_client,
+        clock=None if clock is time.time else clock,
+        **options,
+    )
+    return authenticator
 
 
 class Authenticator(KeyKeeping):

@@ -67,6 +67,21 @@ def resolve_config(
     return config
 
 
+def refuse_beside_shared(**given: object) -> None:
+    """A front end given ``authenticator=`` uses it as it is: settings passed beside it
+    (any not ``None`` in ``given``) would be ignored, so they are refused.
+
+    Raises:
+        ConfigurationError: naming the settings to move into the shared Authenticator.
+    """
+    beside = sorted(name for name, value in given.items() if value is not None)
+    if beside:
+        raise ConfigurationError(
+            f"authenticator= is given: {', '.join(beside)} would be ignored; "
+            "configure the shared Authenticator instead"
+        )
+
+
 class AuthenticatorOptions(GuardOptions, total=False):
     """The ``**options`` a front end passes on to its :class:`Authenticator`: every
     :class:`GuardOptions` keyword plus the Authenticator's ``metrics``, ``meter_provider``

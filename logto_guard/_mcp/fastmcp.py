@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from .._core.asgi_types import ASGIApp, Receive, Scope, Send
-from .._core.authenticator import Authenticator, authenticator_for
+from .._core.authenticator import Authenticator, authenticator_for, shared_or_built
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
 from .._core.front_end import KeyLifecycle
@@ -161,7 +161,18 @@ class LogtoProvider(KeyLifecycle, RemoteAuthProvider):
             )
 
         self._make: Callable[[str], Authenticator] = make
-        self.authenticator = authenticator or self._make(audience or f"{base}/mcp")
+        if authenticator is None:
+            self.authenticator = self._make(audience or f"{base}/mcp")
+        else:
+            self.authenticator = shared_or_built(
+                authenticator,
+                config,
+                endpoint,
+                audience,
+                http_client=http_client,
+                clock=clock,
+                **options,
+            )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)
         self.logto_mcp_path = "/mcp"

@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from .._core.asgi_types import ASGIApp
-from .._core.authenticator import Authenticator, authenticator_for
+from .._core.authenticator import Authenticator, shared_or_built
 from .._core.config import GuardConfig
 from .._core.front_end import KeyLifecycle
 from .._core.identity import AuthInfo
@@ -86,8 +86,14 @@ class LogtoTokenVerifier(KeyLifecycle):
         clock: Callable[[], float] = time.time,
         **options: Unpack[AuthenticatorOptions],
     ) -> None:
-        self.authenticator = authenticator or authenticator_for(
-            config, endpoint, audience, http_client=http_client, clock=clock, **options
+        self.authenticator = shared_or_built(
+            authenticator,
+            config,
+            endpoint,
+            audience,
+            http_client=http_client,
+            clock=clock,
+            **options,
         )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)
