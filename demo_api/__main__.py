@@ -32,10 +32,10 @@ from logto_guard.dev_issuer import (
     MANAGEMENT_API,
     Directory,
     IssuerState,
+    import_uvicorn,
     open_issuer,
 )
 from logto_guard.dev_issuer import create_app as create_issuer_app
-from logto_guard.dev_issuer._serve import import_uvicorn
 
 from .app import SCOPES, create_app
 from .banner import ADMIN, MCP_SERVER, READER, WRITER, instructions

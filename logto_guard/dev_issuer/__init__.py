@@ -46,6 +46,7 @@ from logto_guard.dev_issuer._model import (
     Resource,
     SigningKey,
 )
+from logto_guard.dev_issuer._serve import import_uvicorn
 from logto_guard.dev_issuer._state import (
     DEFAULT_ALG,
     DEFAULT_ISSUER,
@@ -81,6 +82,7 @@ __all__ = [
     "apply_config",
     "build_app",
     "create_app",
+    "import_uvicorn",
     "load_config",
     "open_issuer",
 ]
