@@ -33,9 +33,9 @@ from ._core.asgi_types import Message as Message
 from ._core.asgi_types import Receive as Receive
 from ._core.asgi_types import Scope as Scope
 from ._core.asgi_types import Send as Send
-from ._core.authenticator import Authenticator, shared_or_built
+from ._core.authenticator import Authenticator
 from ._core.config import GuardConfig
-from ._core.front_end import KeyLifecycle
+from ._core.front_end import KeyLifecycle, shared_or_built
 from ._core.options import AuthenticatorOptions, Unpack
 from ._core.policy import Policy
 from ._core.rfc6750 import (

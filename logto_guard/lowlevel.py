@@ -19,10 +19,10 @@ Example::
     info = await validator.validate(token)   # AuthInfo, or an AuthError raised
 """
 
-from ._core.config import is_loopback
 from ._core.jwks_cache import JWKSCache
 from ._core.public import publish as _publish
 from ._core.trusted_keys import TrustedKey
+from ._core.urls import is_loopback
 from ._core.validator import TokenValidator
 
 __all__ = ["JWKSCache", "TokenValidator", "TrustedKey", "is_loopback"]

@@ -25,9 +25,8 @@ from logto_guard._core.claims import (
     CLAIM_CHECKS,
     REPORT_CHECKS,
     Rules,
-    require_organization_allowed,
-    require_scopes,
 )
+from logto_guard._core.scopes import require_organization_allowed, require_scopes
 from logto_guard._core.trusted_keys import parse_jwks
 from logto_guard.lowlevel import JWKSCache, TokenValidator
 from logto_guard.testing import FakeClock, FakeLogto

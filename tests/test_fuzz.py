@@ -44,10 +44,8 @@ from logto_guard._core.claims import (
     audiences_of,
     check_claims,
     require_audience,
-    require_organization_allowed,
-    require_scopes,
-    scopes_in,
 )
+from logto_guard._core.scopes import require_organization_allowed, require_scopes, scopes_in
 from logto_guard.testing import FakeLogto
 
 REALM = "https://shopping.api"

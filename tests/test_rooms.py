@@ -52,8 +52,8 @@ def test_tooling_imports_only_public_library_names(room: str) -> None:
 def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
     """The rule above bites: a private import is found."""
     sample = tmp_path / "sample.py"
-    sample.write_text("from logto_guard._core.config import is_loopback\nimport logto_guard\n")
+    sample.write_text("from logto_guard._core.urls import is_loopback\nimport logto_guard\n")
     assert _library_imports(sample) == [
-        (1, "logto_guard._core.config.is_loopback"),
+        (1, "logto_guard._core.urls.is_loopback"),
         (2, "logto_guard"),
     ]

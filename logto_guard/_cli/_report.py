@@ -20,9 +20,6 @@ from typing import Any, Literal
 from .._core.claims import (
     REPORT_CHECKS,
     Rules,
-    require_organization_allowed,
-    require_scopes,
-    scopes_in,
 )
 from .._core.config import GuardConfig
 from .._core.errors import (
@@ -44,6 +41,7 @@ from .._core.jws import (
     valid_kid,
 )
 from .._core.rfc6750 import parse_authorization
+from .._core.scopes import require_organization_allowed, require_scopes, scopes_in
 from .._core.trusted_keys import TrustedKey
 
 __all__ = ["Check", "duration", "inspect_token", "plural", "show"]

@@ -14,7 +14,7 @@ from typing import overload
 
 import httpx
 
-from .claims import expiry_deadline, require_organization_allowed, require_scopes
+from .claims import expiry_deadline
 from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from .errors import (
     AuthError,
@@ -28,68 +28,17 @@ from .jwks_cache import JWKSCache
 from .key_keeping import KeyKeeping
 from .metrics import instrument
 from .options import (
-    AuthenticatorOptions,
     GuardOptions,
     Unpack,
-    refuse_beside_shared,
     resolve_config,
 )
 from .policy import Policy
 from .refusal_log import RefusalLog
 from .rfc6750 import Refusal, parse_authorization, refusal
+from .scopes import require_organization_allowed, require_scopes
 from .status import Stats
 from .trusted_keys import TrustedKey
 from .validator import TokenValidator
-
-
-def authenticator_for(
-    config: GuardConfig | None,
-    endpoint: str | None,
-    audience: str | None,
-    *,
-    http_client: httpx.AsyncClient | None = None,
-    clock: Callable[[], float] = time.time,
-    **options: Unpack[AuthenticatorOptions],
-) -> Authenticator:
-    """A front end's Authenticator, from ``config`` or from the keywords (never both)."""
-    metrics = options.pop("metrics", True)
-    meter_provider = options.pop("meter_provider", None)
-    key_source = options.pop("key_source", None)
-    return Authenticator(
-        config=resolve_config(config, endpoint, audience, options),
-        http_client=http_client,
-        clock=clock,
-        metrics=metrics,
-        meter_provider=meter_provider,
-        key_source=key_source,
-    )
-
-
-def shared_or_built(
-    authenticator: Authenticator | None,
-    config: GuardConfig | None,
-    endpoint: str | None,
-    audience: str | None,
-    *,
-    http_client: httpx.AsyncClient | None = None,
-    clock: Callable[[], float] = time.time,
-    **options: Unpack[AuthenticatorOptions],
-) -> Authenticator:
-    """A front end's shared ``authenticator`` (nothing may be set beside it), or one built
-    as :func:`authenticator_for` builds it."""
-    if authenticator is None:
-        return authenticator_for(
-            config, endpoint, audience, http_client=http_client, clock=clock, **options
-        )
-    refuse_beside_shared(
-        config=config,
-        endpoint=endpoint,
-        audience=audience,
-        http_client=http_client,
-        clock=None if clock is time.time else clock,
-        **options,
-    )
-    return authenticator
 
 
 class Authenticator(KeyKeeping):

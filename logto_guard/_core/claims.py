@@ -13,7 +13,7 @@ rules applied after the claims (an organization token on a global guard, the sco
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -22,9 +22,7 @@ from .errors import (
     AuthError,
     ExpiredTokenError,
     ImmatureTokenError,
-    InsufficientScopeError,
     InvalidClaimError,
-    OrganizationTokenError,
 )
 from .evidence import duration, show, utc
 from .jws import shown, timestamp
@@ -263,12 +261,6 @@ def _failure_only(name: str) -> Evidence:
     return evidence
 
 
-def scopes_in(scope: str | None) -> list[str]:
-    """The scopes of a ``scope`` claim, in order: RFC 6749 §3.3 separates them by U+0020
-    only (``str.split()`` would also split U+00A0)."""
-    return [s for s in scope.split(" ") if s] if scope else []
-
-
 _NBF = _not_before("nbf", "token not yet valid")
 _IAT = _not_before("iat", "token issued in the future")
 
@@ -303,19 +295,3 @@ def check_claims(claims: Claims, rules: Rules, now: float) -> None:
     """Apply every claim rule in order, raising the first failure (the validator's path)."""
     for test in _TESTS:
         test(claims, rules, now)
-
-
-# --------------------------------------------------------------------------- authorization
-
-
-def require_organization_allowed(organization_id: str | None, config: GuardConfig) -> None:
-    """Raise :class:`OrganizationTokenError` for an organization token on a guard that
-    takes global tokens only (issue 16)."""
-    if organization_id is not None and not config.accept_organization_tokens:
-        raise OrganizationTokenError(organization_id)
-
-
-def require_scopes(required: Iterable[str], granted: frozenset[str]) -> None:
-    """Raise :class:`InsufficientScopeError` unless every ``required`` scope is granted."""
-    if not granted.issuperset(required):
-        raise InsufficientScopeError(required, granted)

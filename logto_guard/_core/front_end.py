@@ -1,11 +1,68 @@
-"""What every front end offers for its key lifecycle, on the one Authenticator it holds."""
+"""What the front ends share: how each gets its Authenticator (built from the keywords or
+``config=``, or shared), and the key-lifecycle methods each offers on it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
+import httpx
+
 from .authenticator import Authenticator
+from .config import GuardConfig
+from .options import AuthenticatorOptions, Unpack, refuse_beside_shared, resolve_config
 from .status import Readiness
+
+
+def authenticator_for(
+    config: GuardConfig | None,
+    endpoint: str | None,
+    audience: str | None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    **options: Unpack[AuthenticatorOptions],
+) -> Authenticator:
+    """A front end's Authenticator, from ``config`` or from the keywords (never both)."""
+    metrics = options.pop("metrics", True)
+    meter_provider = options.pop("meter_provider", None)
+    key_source = options.pop("key_source", None)
+    return Authenticator(
+        config=resolve_config(config, endpoint, audience, options),
+        http_client=http_client,
+        clock=clock,
+        metrics=metrics,
+        meter_provider=meter_provider,
+        key_source=key_source,
+    )
+
+
+def shared_or_built(
+    authenticator: Authenticator | None,
+    config: GuardConfig | None,
+    endpoint: str | None,
+    audience: str | None,
+    *,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    **options: Unpack[AuthenticatorOptions],
+) -> Authenticator:
+    """A front end's shared ``authenticator`` (nothing may be set beside it), or one built
+    as :func:`authenticator_for` builds it."""
+    if authenticator is None:
+        return authenticator_for(
+            config, endpoint, audience, http_client=http_client, clock=clock, **options
+        )
+    refuse_beside_shared(
+        config=config,
+        endpoint=endpoint,
+        audience=audience,
+        http_client=http_client,
+        clock=None if clock is time.time else clock,
+        **options,
+    )
+    return authenticator
 
 
 class KeyLifecycle:

@@ -1,4 +1,6 @@
-"""Scope implications: a server's own rule that a broader scope satisfies narrower ones.
+"""Scopes: reading the ``scope`` claim, requiring a route's scopes, and implications.
+
+Implications are a server's own rule that a broader scope satisfies narrower ones.
 
 MCP 2026-07-28 ("Step-Up Authorization Flow"): servers MUST account for scope hierarchies,
 where a broader scope implies narrower ones. Logto has none: a token's ``scope`` lists
@@ -10,14 +12,21 @@ exactly the permissions of the roles granted, and ``write:products`` says nothin
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InsufficientScopeError, OrganizationTokenError
+
+if TYPE_CHECKING:
+    from .config import GuardConfig
 
 __all__ = [
     "ScopeImplications",
     "check_resource_scopes",
     "implication_closure",
     "implied_scopes",
+    "require_organization_allowed",
+    "require_scopes",
+    "scopes_in",
 ]
 
 #: What a server declares: scope -> the scopes a token holding it also satisfies.
@@ -83,3 +92,22 @@ def check_resource_scopes(scopes: Iterable[str]) -> None:
             "offline_access is an OpenID Connect scope for refresh tokens, not a resource "
             "permission: leave it out of required_scopes, tool_scopes and scopes_supported"
         )
+
+
+def scopes_in(scope: str | None) -> list[str]:
+    """The scopes of a ``scope`` claim, in order: RFC 6749 §3.3 separates them by U+0020
+    only (``str.split()`` would also split U+00A0)."""
+    return [s for s in scope.split(" ") if s] if scope else []
+
+
+def require_organization_allowed(organization_id: str | None, config: GuardConfig) -> None:
+    """Raise :class:`OrganizationTokenError` for an organization token on a guard that
+    takes global tokens only (issue 16)."""
+    if organization_id is not None and not config.accept_organization_tokens:
+        raise OrganizationTokenError(organization_id)
+
+
+def require_scopes(required: Iterable[str], granted: frozenset[str]) -> None:
+    """Raise :class:`InsufficientScopeError` unless every ``required`` scope is granted."""
+    if not granted.issuperset(required):
+        raise InsufficientScopeError(required, granted)

@@ -24,7 +24,6 @@ from .claims import (
     check_claims,
     deadline_of,
     require_audience,
-    scopes_in,
 )
 from .config import ORGANIZATION_AUDIENCE_PREFIX, GuardConfig
 from .errors import (
@@ -47,6 +46,7 @@ from .jws import (
     shown,
     valid_kid,
 )
+from .scopes import scopes_in
 
 
 @dataclass(frozen=True, slots=True)

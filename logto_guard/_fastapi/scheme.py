@@ -21,10 +21,9 @@ from starlette.requests import HTTPConnection
 # FastAPI depends on typing_extensions; its TypeVar takes a default (PEP 696) on 3.10.
 from typing_extensions import TypeVar
 
-from .._core.authenticator import authenticator_for
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
-from .._core.front_end import KeyLifecycle
+from .._core.front_end import KeyLifecycle, authenticator_for
 from .._core.identity import AuthInfo
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy

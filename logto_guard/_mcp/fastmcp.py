@@ -22,10 +22,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from .._core.asgi_types import ASGIApp, Receive, Scope, Send
-from .._core.authenticator import Authenticator, authenticator_for, shared_or_built
+from .._core.authenticator import Authenticator
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
-from .._core.front_end import KeyLifecycle
+from .._core.front_end import KeyLifecycle, authenticator_for, shared_or_built
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.scopes import check_resource_scopes, implication_closure

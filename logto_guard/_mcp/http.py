@@ -18,7 +18,6 @@ from typing import Any
 from .._core.asgi_types import ASGIApp, Receive, Scope, Send
 from .._core.authenticator import Authenticator
 from .._core.claims import expiry_deadline
-from .._core.config import check_url
 from .._core.errors import AuthError, ConfigurationError, InsufficientScopeError
 from .._core.identity import AuthInfo
 from .._core.policy import Policy
@@ -39,6 +38,7 @@ from .._core.scopes import (
     implication_closure,
     implied_scopes,
 )
+from .._core.urls import check_url
 from .expiry import serve_until_expiry
 from .request import (
     read_body,

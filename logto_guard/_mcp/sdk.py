@@ -23,9 +23,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
     ) from exc
 
 from .._core.asgi_types import ASGIApp
-from .._core.authenticator import Authenticator, shared_or_built
+from .._core.authenticator import Authenticator
 from .._core.config import GuardConfig
-from .._core.front_end import KeyLifecycle
+from .._core.front_end import KeyLifecycle, shared_or_built
 from .._core.identity import AuthInfo
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy

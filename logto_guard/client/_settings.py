@@ -7,8 +7,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from .._core.config import check_endpoint, check_url
 from .._core.errors import ConfigurationError
+from .._core.urls import check_endpoint, check_url
 from ._auth import Plan, scope_set
 from ._exchange import build
 from ._wire import TokenEndpoint
