@@ -48,8 +48,8 @@ class Authenticator(KeyKeeping):
         http_client: ``httpx.AsyncClient`` for fetching the JWKS (tests inject one); by
             default one is created lazily and closed by :meth:`aclose`.
         clock: seconds since the epoch (tests inject a fake clock).
-        metrics: report OpenTelemetry metrics (see :mod:`logto_guard._metrics`); a no-op
-            without ``opentelemetry-api`` or without a configured SDK.
+        metrics: report OpenTelemetry metrics (see "Metrics" in the operations docs); a
+            no-op without ``opentelemetry-api`` or without a configured SDK.
         meter_provider: the OpenTelemetry ``MeterProvider`` (default: the global one).
         key_source: share another Authenticator's :attr:`key_source` (one JWKS cache).
         config: a ready :class:`GuardConfig`, instead of ``endpoint``, ``audience`` and

@@ -310,7 +310,7 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
         """Let Swagger UI's "Authorize" get tokens: relay to Logto, adding ``resource``.
 
         The OpenAPI scheme's ``tokenUrl`` becomes ``path`` on the API itself; see
-        :mod:`logto_guard._relay` for why Swagger UI cannot call Logto directly.
+        the docs' "Swagger UI login" section for why Swagger UI cannot call Logto directly.
         """
         add_token_relay(
             app,

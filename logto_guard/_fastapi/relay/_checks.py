@@ -1,7 +1,7 @@
 """The token relay's request checks: same origin, Basic authorization, body size, form.
 
 Each raises :class:`RelayRefusal`, which the relay answers as an RFC 6749 §5.2 error.
-See :mod:`logto_guard._relay` for what Swagger UI sends and why the rest is refused.
+The package docstring says what Swagger UI sends and why the rest is refused.
 """
 
 from __future__ import annotations
