@@ -185,21 +185,26 @@ def _claim_checks(
     claims: dict[str, Any], config: GuardConfig, now: float, required_scopes: Iterable[str]
 ) -> list[Check]:
     """Every rule of the validator's table, the audience checked whole, then the guard's
-    authorization rules on the claims they read (``organization_id``, ``scope``)."""
+    authorization rules on the claims they read (``organization_id``, ``scope``).
+
+    Authorization lines come after the whole table, as the guard authorizes only a token
+    whose claims all passed: an organization token with a malformed ``scope`` is refused
+    for its ``scope``."""
     rules = Rules.of(config)
     checks: list[Check] = []
+    deferred: list[Check] = []
     for check in REPORT_CHECKS:
         finding = check.run(claims, rules, now)
         if finding is not None and finding.error is not None:
             checks.append(_fail(finding.name, finding.evidence, finding.error))
             continue
         line = _authorization(check.name, claims, config, required_scopes)
-        if line is None and finding is not None:
-            status: Status = "INFO" if check.informative else "PASS"
-            line = Check(finding.name, status, finding.evidence)
         if line is not None:
-            checks.append(line)
-    return checks
+            (deferred if check.name in {"organization_id", "scope"} else checks).append(line)
+        elif finding is not None:
+            status: Status = "INFO" if check.informative else "PASS"
+            checks.append(Check(finding.name, status, finding.evidence))
+    return checks + deferred
 
 
 def _authorization(
