@@ -16,7 +16,7 @@ from fastmcp import FastMCP
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from logto_guard import ConfigurationError
+from logto_guard import ConfigurationError, Refusal
 from logto_guard.fastmcp import LogtoProvider
 from logto_guard.testing import FakeClock, FakeLogto
 
@@ -128,7 +128,9 @@ def test_an_explicit_audience_that_is_not_the_mcp_path_is_refused() -> None:
 
 async def test_the_shared_authenticator_keeps_no_mcp_metadata() -> None:
     async with shape_client("direct", []) as (_c, _p, _f, provider):
-        assert provider.authenticator.resource_metadata is None
+        refusal = await provider.authenticator.check([])
+        assert isinstance(refusal, Refusal)
+        assert "resource_metadata" not in refusal.headers["WWW-Authenticate"]
 
 
 def test_a_plain_http_resource_off_loopback_is_refused() -> None:

@@ -217,7 +217,6 @@ async def test_one_tools_call_counts_one_accepted_request() -> None:
 
 async def test_the_shared_authenticator_keeps_no_mcp_metadata() -> None:
     async with sdk_shape("direct", FakeClock(), []) as (_c, _p, _f, verifier):
-        assert verifier.authenticator.resource_metadata is None
         refusal = await verifier.authenticator.check([])
         assert refusal is not None and not isinstance(refusal, dict)
         assert "resource_metadata" not in getattr(refusal, "headers", {})["WWW-Authenticate"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import httpx
 import pytest
 
-from logto_guard import Authenticator, ConfigurationError, GuardConfig
+from logto_guard import Authenticator, ConfigurationError, GuardConfig, Refusal
 from logto_guard.asgi import LogtoAuthMiddleware
 from logto_guard.mcp import LogtoTokenVerifier
 
@@ -57,3 +57,29 @@ def test_a_shared_authenticator_alone_is_used_as_it_is(name: str) -> None:
     shared = _shared()
     front_end: Any = FRONT_ENDS[name](authenticator=shared)
     assert front_end.authenticator is shared
+
+
+@pytest.mark.anyio
+async def test_a_front_end_names_its_own_metadata_not_anothers() -> None:
+    """The FastAPI guard's RFC 9728 URL stays out of an ASGI middleware sharing its
+    Authenticator (issue 17 §2: front ends no longer write into the shared one)."""
+    from logto_guard.fastapi import LogtoGuard
+
+    guard = LogtoGuard(endpoint="https://tenant.logto.app", audience=MCP, resource_url=MCP)
+    assert guard.resource_metadata is not None
+    middleware = LogtoAuthMiddleware(_app, authenticator=guard.authenticator)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await middleware({"type": "http", "path": "/x", "headers": []}, receive, send)
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 401
+    assert b"resource_metadata" not in headers[b"www-authenticate"]
+    refused = await guard.authenticator.check([], resource_metadata=guard.resource_metadata)
+    assert isinstance(refused, Refusal)
+    assert guard.resource_metadata in refused.headers["WWW-Authenticate"]

@@ -101,8 +101,6 @@ class Authenticator(KeyKeeping):
     ) -> None:
         self.config = resolve_config(config, endpoint, audience, options)
         self.realm = self.config.realm
-        #: The RFC 9728 metadata URL named in challenges, set by a front end serving it.
-        self.resource_metadata: str | None = None
         self.clock = clock
         self._accepted = 0
         self._refused: dict[str, int] = {}
@@ -182,9 +180,13 @@ class Authenticator(KeyKeeping):
         organization_required: bool = False,
         optional: bool = False,
         policy: Policy | None = None,
+        resource_metadata: str | None = None,
     ) -> AuthInfo | Refusal | None:
         """Authenticate and answer: the caller, ``None`` (``optional`` and no credentials),
         or the :class:`Refusal` to send. The one refusal path of every front end.
+
+        ``resource_metadata`` is the calling front end's RFC 9728 metadata URL, named in
+        its challenges (each front end its own: the authenticator may be shared).
         """
         try:
             return await self.authenticate(
@@ -195,13 +197,14 @@ class Authenticator(KeyKeeping):
                 policy=policy,
             )
         except CredentialsMissingError as exc:
-            return None if optional else self.refuse(exc)
+            return None if optional else self.refuse(exc, resource_metadata)
         except AuthError as exc:
-            return self.refuse(exc)
+            return self.refuse(exc, resource_metadata)
 
-    def refuse(self, exc: AuthError) -> Refusal:
-        """The status, headers and body that answer ``exc``."""
-        return refusal(exc, self.realm, resource_metadata=self.resource_metadata)
+    def refuse(self, exc: AuthError, resource_metadata: str | None = None) -> Refusal:
+        """The status, headers and body that answer ``exc`` (``resource_metadata``: the
+        front end's RFC 9728 metadata URL, if it serves one)."""
+        return refusal(exc, self.realm, resource_metadata=resource_metadata)
 
     async def authenticate(
         self,

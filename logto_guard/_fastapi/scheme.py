@@ -166,13 +166,15 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
         )
         config = self.authenticator.config
         self.resource_url = resource_url
+        #: The RFC 9728 metadata URL this guard's challenges name (``None``: none served).
+        self.resource_metadata: str | None = None
         if resource_url is not None:
             if resource_url not in config.audiences:
                 raise ConfigurationError(
                     f"resource_url {resource_url!r} must be the audience {config.audience!r}: "
                     "clients ask Logto for a token for the resource the metadata names"
                 )
-            self.authenticator.resource_metadata = metadata_url(resource_url)
+            self.resource_metadata = metadata_url(resource_url)
         self.organization_parameter = organization if isinstance(organization, str) else None
         if isinstance(organization, str):
             parameter = organization
@@ -217,6 +219,7 @@ class LogtoGuard(KeyLifecycle, SecurityBase, Generic[Caller]):
             organization_required=self.organization is not None,
             optional=not self.auto_error,
             policy=self.route_policy,
+            resource_metadata=self.resource_metadata,
         )
         if isinstance(result, Refusal):
             raise_refusal(request.scope, result, self.make_http_error)
