@@ -141,13 +141,26 @@ FRONT_ENDS = [
 ]
 
 
-@pytest.fixture(params=FRONT_ENDS)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+#: The front ends with protocol sessions, for what only a session can show.
+STATEFUL = [FRONT_ENDS[1], FRONT_ENDS[3]]
+
+
+def _serve(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     kind, stateless = request.param
     if kind == "fastmcp":
         pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
     with start_server(kind, tmp_path, stateless=stateless) as started:
         yield started
+
+
+@pytest.fixture(params=FRONT_ENDS)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(request, tmp_path)
+
+
+@pytest.fixture(params=STATEFUL)
+def stateful_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    yield from _serve(request, tmp_path)
 
 
 @contextmanager
@@ -325,12 +338,12 @@ def test_demo_client_calls_the_tools(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert "write:products" in json.loads(capsys.readouterr().out)["error"]
 
 
-def test_a_session_id_is_not_a_credential(server: Server) -> None:
+def test_a_session_id_is_not_a_credential(stateful_server: Server) -> None:
     """Every request is authenticated, and a session belongs to the token's principal:
     another app's valid token cannot ride it (2026-07-28 security best practices: a state
     handle is never authentication)."""
-    if server.stateless:
-        pytest.skip("no protocol sessions without state")
+    server = stateful_server
+    assert not server.stateless
     headers = {"Accept": "application/json, text/event-stream"}
     writer = server.token(WRITER, scope="read:products")
     opened = httpx.post(
