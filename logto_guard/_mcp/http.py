@@ -200,12 +200,17 @@ class MCPAuthMiddleware:
         # The warm path first: a token already verified needs no await.
         authenticator, policy = self.authenticator, self.policy
         info = authenticator.peek(values[0], (), policy) if len(values) == 1 else None
-        if info is None:
+        if info is not None:
+            # peek found the token after "Bearer ": a token that passed the syntax check
+            # when it was verified (and what the SDK's bearer backend will pass on).
+            token = values[0][7:]
+        else:
             try:
                 info = await authenticator.authenticate(values, policy=policy)
             except AuthError as exc:
                 await self._refuse(send, self.refuse(exc, self.required_scopes))
                 return
+            token = parse_authorization(values)
         needed = list(self.required_scopes)
         denied: list[tuple[Any, str, tuple[str, ...]]] = []
         if self.tool_scopes and scope.get("method") == "POST":
@@ -228,7 +233,7 @@ class MCPAuthMiddleware:
             answer = self.refuse(InsufficientScopeError(needed, info.scopes))
             await self._refuse(send, answer, _step_up(denied, needed) if denied else None)
             return
-        reset = _verified.set((parse_authorization(values), info))
+        reset = _verified.set((token, info))
         try:
             await self.app(scope, receive, send)
         finally:
