@@ -8,20 +8,25 @@ with ``node@22``) has no resource-server auth scenario and no option to send a h
 2. a token for the MCP resource (``read:products write:products``) comes from the dev
    issuer's token endpoint, as the shopping-writer app (credentials from the banner);
 3. a token-adding reverse proxy (:class:`bench._conformance_proxy.TokenProxy`, loopback)
-   sends it with every request of the suite to the demo's ``/mcp``;
-4. the same proxy fronts the demo's MCP app with logto-guard off (the SDK's own bearer
-   plumbing, a verifier accepting any token, no ``protect()``), served in this process;
-5. the suite runs against each; per scenario, its checks are counted (``checks.json``).
+   sends it with every request of the suite;
+4. the suite runs against four servers: the demo's ``/mcp``; the same MCP app with
+   logto-guard off (the SDK's own bearer plumbing, a verifier accepting any token, no
+   ``protect()``); and the fixtures server (:mod:`bench._conformance_server`: the tools,
+   resources and prompts the scenarios call, stateful, SSE) behind ``protect()`` with a
+   real :class:`~logto_guard.mcp.LogtoTokenVerifier` (the dev issuer's keys, the same
+   token) and with logto-guard off; those three are served in this process;
+5. per scenario, its checks are counted (``checks.json``), side by side.
 
 A scenario failing only with logto-guard is the guard's problem; one failing in both
-needs something the demo does not implement. Exit status 1 when some scenario's
-results differ between the two.
+needs something that server does not implement. Exit status 1 when logto-guard changes
+some scenario's failures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -31,16 +36,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import httpx
 
 from logto_guard.client import LogtoM2MClient
+from logto_guard.mcp import LogtoTokenVerifier
 
 from ._common import free_port, print_table
-from ._conformance_proxy import ThreadServer, TokenProxy, unguarded_demo_mcp
+from ._conformance_proxy import AnyTokenVerifier, ThreadServer, TokenProxy, unguarded_demo_mcp
+from ._conformance_server import fixtures_app
 from .soak import log_text, spawn, stop_process
 
 PACKAGE = "@modelcontextprotocol/conformance@0.1.16"
@@ -48,7 +57,6 @@ DEFAULT_COMMAND = f"npx -y -p node@22 -p {PACKAGE} -- conformance"
 SCOPES = ["read:products", "write:products"]
 _WRITER = re.compile(r"shopping-writer: App ID (\S+)\s+App Secret (\S+)")
 _RESULT_DIR = re.compile(r"^server-(.+)-\d{4}-\d\d-\d\dT")
-VARIANTS = ("logto-guard", "guard off")
 
 
 Demo = tuple[str, str, tuple[str, str]]
@@ -118,30 +126,30 @@ def failures(checks: Sequence[dict[str, object]]) -> list[str]:
     ]
 
 
-def report(results: dict[str, dict[str, list[dict[str, object]]]]) -> int:
-    """Print the side-by-side table and each failure; 1 when the variants differ."""
-    names = sorted({name for per in results.values() for name in per})
+Results = dict[str, list[dict[str, object]]]
+
+
+def report(server: str, guarded: Results, off: Results) -> list[str]:
+    """Print one server's side-by-side table and its failures; the scenarios whose
+    failures differ with logto-guard."""
+    variants = {"logto-guard": guarded, "guard off": off}
+    names = sorted({*guarded, *off})
     rows, differ = [], []
     for name in names:
-        cells = [counts(results[v].get(name, [])) if name in results[v] else "-" for v in VARIANTS]
-        same = [failures(results[v].get(name, [])) for v in VARIANTS]
-        if same[0] != same[1]:
+        cells = [counts(r[name]) if name in r else "-" for r in variants.values()]
+        if failures(guarded.get(name, [])) != failures(off.get(name, [])):
             differ.append(name)
-        rows.append([name, *cells, "" if same[0] == same[1] else "DIFFERS"])
-    totals = [counts([c for per in results[v].values() for c in per]) for v in VARIANTS]
+        rows.append([name, *cells, "DIFFERS" if name in differ else ""])
+    totals = [counts([c for per in r.values() for c in per]) for r in variants.values()]
     rows.append(["total checks", *totals, ""])
-    passed = [sum(not failures(c) for c in results[v].values()) for v in VARIANTS]
-    rows.append(["scenarios without a failure", *(f"{p}/{len(names)}" for p in passed), ""])
-    print("\nchecks per scenario: passed/failed/warnings/skipped")
-    print_table(["scenario", *VARIANTS, ""], rows)
-    for variant in VARIANTS:
-        print(f"\nfailed checks, {variant}:")
-        for name in names:
-            for line in failures(results[variant].get(name, [])):
-                print(f"  {name}  {line}")
-    if differ:
-        print(f"\nresults differ with logto-guard in: {', '.join(differ)}")
-    return 1 if differ else 0
+    clean = [sum(not failures(c) for c in r.values()) for r in variants.values()]
+    rows.append(["scenarios without a failure", *(f"{n}/{len(names)}" for n in clean), ""])
+    print(f"\n== {server}: checks per scenario, passed/failed/warnings/skipped ==")
+    print_table(["scenario", *variants, ""], rows)
+    for label, results in variants.items():
+        lines = [f"  {n}  {line}" for n in names for line in failures(results.get(n, []))]
+        print(f"failed checks, {label}: {len(lines)}", *lines, sep="\n")
+    return differ
 
 
 async def check_guarded(mcp_url: str, token: str) -> None:
@@ -167,34 +175,58 @@ async def check_guarded(mcp_url: str, token: str) -> None:
         raise RuntimeError("the demo's /mcp does not guard as expected")
 
 
-def run_variants(
-    command: str, workdir: Path, extra: Sequence[str], demo: Demo
-) -> dict[str, dict[str, list[dict[str, object]]]]:
-    """Run the suite through the token proxy against the guarded demo, then against the
-    same MCP app with logto-guard off; the results of each."""
+def run_through_proxy(
+    command: str, upstream: str, token: str, outdir: Path, extra: Sequence[str]
+) -> Results:
+    """The suite through a token-adding proxy to ``upstream``; its results."""
+    proxy, port = TokenProxy(upstream, token), free_port()
+    outdir.mkdir(exist_ok=True)
+    with ThreadServer(proxy, port):
+        status = run_suite(command, f"http://127.0.0.1:{port}/mcp", outdir, extra)
+    print(f"  suite exit status {status}, {proxy.forwarded} requests proxied", flush=True)
+    return read_results(outdir)
+
+
+def run_servers(command: str, workdir: Path, extra: Sequence[str], demo: Demo) -> int:
+    """The suite against the demo and the fixtures server, each with logto-guard and
+    with it off; print the reports; 1 when logto-guard changes a result."""
     api_url, issuer_url, writer = demo
     mcp_url = f"{api_url}/mcp"
     token = asyncio.run(get_token(issuer_url, writer, mcp_url))
     asyncio.run(check_guarded(mcp_url, token))
-    off_port = free_port()
-    off_url = f"http://127.0.0.1:{off_port}"
-    off_app = unguarded_demo_mcp(str(workdir / "off.sqlite3"), f"{off_url}/mcp", issuer_url)
+    verifier = LogtoTokenVerifier(endpoint=issuer_url, audience=mcp_url)
+    anyone = cast(LogtoTokenVerifier, AnyTokenVerifier(mcp_url, verifier.issuer))
+    ports = [free_port() for _ in range(3)]
+    servers = {
+        "demo off": unguarded_demo_mcp(str(workdir / "off.sqlite3"), mcp_url, issuer_url),
+        "fixtures": fixtures_app(verifier, guarded=True),
+        "fixtures off": fixtures_app(anyone, guarded=False),
+    }
     # MCPServer configures INFO logging for the process; the unknown prompts and tools the
     # suite asks for are logged as errors with tracebacks: keep the report readable.
     for name in ("httpx", "mcp"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    results = {}
-    with ThreadServer(off_app, off_port):
-        for variant, upstream in zip(VARIANTS, (api_url, off_url), strict=True):
-            proxy, port = TokenProxy(upstream, token), free_port()
-            outdir = workdir / variant.replace(" ", "-")
-            outdir.mkdir(exist_ok=True)
-            with ThreadServer(proxy, port):
-                url = f"http://127.0.0.1:{port}/mcp"
-                status = run_suite(command, url, outdir, extra)
-            print(f"{variant}: suite exit status {status}, {proxy.forwarded} requests proxied")
-            results[variant] = read_results(outdir)
-    return results
+    # The suite tests 2025-11-25 features (logging, sampling) the SDK deprecates at 2026-07-28.
+    warnings.filterwarnings("ignore", message=r".*deprecated as of 2026-07-28")
+    results: dict[str, Results] = {}
+    upstreams = {"demo": api_url}
+    with contextlib.ExitStack() as running:
+        for (name, app), port in zip(servers.items(), ports, strict=True):
+            running.enter_context(ThreadServer(app, port))
+            upstreams[name] = f"http://127.0.0.1:{port}"
+        for name, upstream in upstreams.items():
+            print(f"{name}:", flush=True)
+            outdir = workdir / name.replace(" ", "-")
+            results[name] = run_through_proxy(command, upstream, token, outdir, extra)
+    differ = report(
+        "demo (python -m demo_api, stateless JSON)", results["demo"], results["demo off"]
+    )
+    differ += report(
+        "fixtures server (stateful, SSE)", results["fixtures"], results["fixtures off"]
+    )
+    if differ:
+        print(f"\nresults differ with logto-guard in: {', '.join(differ)}")
+    return 1 if differ else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,15 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         process, demo = start_demo(workdir)
         try:
-            results = run_variants(args.command, workdir, extra, demo)
+            status = run_servers(args.command, workdir, extra, demo)
         finally:
             stop_process(process)
-        if not any(results.values()):
-            print("the suite wrote no results (logs: --keep DIR)", file=sys.stderr)
-            return 2
         if args.keep:
             print(f"results and logs in {args.keep}")
-        return report(results)
+        return status
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ median us per request and its cost over ``none`` (median of the per-round differ
 ``--baseline REV`` also loads ``logto_guard`` as of git revision REV (``git archive``,
 imported under another name) and measures its variants in the same rounds: before and
 after side by side.
+
+``--stack`` measures the whole servers of :mod:`bench.mcp` instead (``bench._mcp_app``:
+the MCP SDK and FastMCP, without auth, with a static verifier, with logto-guard, ...),
+each ``tools/call`` through the real SDK stack, in process: the ratios of
+:mod:`bench.mcp` without the socket, the HTTP parser and the load generator.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -150,13 +157,104 @@ async def measure(apps: dict[str, ASGI], scope: Scope, rounds: int, count: int) 
     return samples
 
 
+class Pending(Receive):
+    """The body, then a receive that waits (the SDK listens for a disconnect meanwhile)."""
+
+    async def __call__(self) -> dict[str, Any]:
+        if self.sent:
+            await asyncio.Event().wait()
+        return await super().__call__()
+
+
+async def measure_stack(rounds: int, count: int) -> dict[str, list[float]]:
+    """ns per ``tools/call`` of each :mod:`bench.mcp` variant through its whole stack."""
+    from logto_guard.testing import FakeLogto
+
+    from ._mcp_app import CONFIG_ENV, RESOURCE, VARIANTS, create
+
+    tenant = FakeLogto(endpoint=ENDPOINT, audience=RESOURCE, alg="ES384")
+    token = tenant.token(scopes=["read:products"])
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as config:
+        config.write(json.dumps({"jwks": tenant.jwks()}))
+        config.flush()
+        os.environ[CONFIG_ENV] = config.name
+        dispatch = create()
+    statuses: list[int] = []
+
+    async def record(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    started, ready, stop = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def lifespan_receive() -> dict[str, Any]:
+        if not started.is_set():
+            started.set()
+            return {"type": "lifespan.startup"}
+        await stop.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def lifespan_send(message: Any) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            ready.set()
+
+    async def run_lifespan() -> None:
+        await dispatch({"type": "lifespan"}, lifespan_receive, lifespan_send)
+
+    lifespan = asyncio.create_task(run_lifespan())
+    await ready.wait()  # every variant's session manager runs
+    base = scope_for(token)
+    scopes = {v: {**base, "path": f"/{v}/mcp", "raw_path": f"/{v}/mcp".encode()} for v in VARIANTS}
+    samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    for index in range(rounds + 1):  # round 0 warms up
+        for name in rotated(list(VARIANTS), index):
+            began = time.perf_counter_ns()
+            for _ in range(count):
+                await dispatch(scopes[name], Pending(), record)
+            if index:
+                samples[name].append((time.perf_counter_ns() - began) / count)
+    stop.set()
+    await lifespan
+    if set(statuses) != {200}:
+        raise RuntimeError(f"unexpected statuses {sorted(set(statuses))}")
+    return samples
+
+
+def report_stack(samples: dict[str, list[float]]) -> None:
+    """us per call and the ratios of throughput to the same framework without auth."""
+    rows = []
+    for name, values in samples.items():
+        floor = samples["sdk-none" if name.startswith("sdk-") else "fastmcp-none"]
+        ratio = median([f / v for v, f in zip(values, floor, strict=True)])
+        rows.append(
+            [
+                name,
+                f"{median(values) / 1000:.0f}",
+                f"{median(floor) / median(values):.3f}",
+                f"{ratio:.3f}",
+            ]
+        )
+    print_table(
+        ["variant", "us/call (median)", "throughput / no auth (of medians)", "per round"], rows
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench.mcp_overhead", description=__doc__)
     parser.add_argument("--rounds", type=int, default=31)
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--baseline", metavar="REV", help="also measure logto_guard at REV")
+    parser.add_argument("--stack", action="store_true", help="the bench.mcp servers instead")
     args = parser.parse_args(argv)
+    if args.stack:
+        import logging
+
+        logging.disable(logging.INFO)  # the SDK logs every stateless request at INFO
+        rounds, count = args.rounds, max(1, args.requests // 10)
+        print(f"== bench.mcp servers, in process: {rounds} rounds x {count} tools/call ==")
+        report_stack(asyncio.run(measure_stack(rounds, count)))
+        return 0
     import logto_guard.mcp
 
     issuer = Issuer.generate("ES384")
