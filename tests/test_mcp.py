@@ -152,6 +152,20 @@ async def test_garbage_and_id_tokens_are_none(
     assert await verifier.verify_token(fake.token(typ="JWT")) is None
 
 
+async def test_a_reused_token_shares_one_access_token_and_others_get_their_own(
+    verifier: LogtoTokenVerifier, fake: FakeLogto
+) -> None:
+    reader = fake.token(scopes=["read:products"])
+    writer = fake.token(scopes=["write:products"])
+    first = await verifier.verify_token(reader)
+    other = await verifier.verify_token(writer)
+    again = await verifier.verify_token(reader)
+    assert first is not None and other is not None
+    assert again is first
+    assert other.token == writer and other.scopes == ["write:products"]
+    assert first.scopes == ["read:products"]
+
+
 async def test_expiry_follows_the_injected_clock(
     verifier: LogtoTokenVerifier, fake: FakeLogto, clock: FakeClock
 ) -> None:

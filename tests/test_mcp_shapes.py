@@ -215,6 +215,22 @@ async def test_one_tools_call_counts_one_accepted_request() -> None:
         assert verifier.authenticator.stats.accepted == before + 1
 
 
+async def test_a_reused_token_is_authenticated_once_per_request_on_the_warm_path() -> None:
+    """The token the middleware's cache probe found is the one the SDK's verify_token gets."""
+    async with sdk_shape("direct", FakeClock(), []) as (client, path, fake, verifier):
+        token = fake.token(scopes=["write:products"])
+        first = await client.post(
+            path, json=call("create_product", name="x"), headers=bearer(token)
+        )
+        assert first.status_code == 200
+        before = verifier.authenticator.stats.accepted
+        again = await client.post(
+            path, json=call("create_product", name="y"), headers=bearer(token)
+        )
+        assert again.status_code == 200
+        assert verifier.authenticator.stats.accepted == before + 1
+
+
 async def test_the_shared_authenticator_keeps_no_mcp_metadata() -> None:
     async with sdk_shape("direct", FakeClock(), []) as (_c, _p, _f, verifier):
         refusal = await verifier.authenticator.check([])

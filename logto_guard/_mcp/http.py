@@ -71,7 +71,12 @@ async def verify_bearer(authenticator: Authenticator, token: str) -> AuthInfo | 
     known = _verified.get()
     if known is not None and known[0] == token:
         return known[1]
-    result = await authenticator.check([f"Bearer {token}"])
+    authorization = f"Bearer {token}"
+    # The warm path first (a token already verified, no await), as the middleware does.
+    info = authenticator.peek(authorization)
+    if info is not None:
+        return info
+    result = await authenticator.check([authorization])
     return result if isinstance(result, AuthInfo) else None
 
 
@@ -210,12 +215,17 @@ class MCPAuthMiddleware:
         # The warm path first: a token already verified needs no await.
         authenticator, policy = self.authenticator, self.policy
         info = authenticator.peek(values[0], (), policy) if len(values) == 1 else None
-        if info is None:
+        if info is not None:
+            # peek found the token after "Bearer ": a token that passed the syntax check
+            # when it was verified (and what the SDK's bearer backend will pass on).
+            token = values[0][7:]
+        else:
             try:
                 info = await authenticator.authenticate(values, policy=policy)
             except AuthError as exc:
                 await send_refusal(scope, send, self.refuse(exc, self.required_scopes))
                 return
+            token = parse_authorization(values)
         if self._implies:
             info = dataclasses.replace(info, scopes=implied_scopes(info.scopes, self._implies))
         needed = list(self.required_scopes)
@@ -240,7 +250,7 @@ class MCPAuthMiddleware:
             answer = self.refuse(InsufficientScopeError(needed, info.scopes))
             await send_refusal(scope, send, answer, _step_up(denied, needed) if denied else None)
             return
-        reset = _verified.set((parse_authorization(values), info))
+        reset = _verified.set((token, info))
         try:
             # An event stream ends when the core would refuse its token (exp + leeway).
             deadline = authenticator.deadline(info)

@@ -97,6 +97,10 @@ class LogtoTokenVerifier(KeyLifecycle):
         )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)
+        # The AccessToken built for each recently verified token, by token: a reused
+        # token's requests share it (read-only: the SDK never changes it), rebuilt when
+        # the core hands out another AuthInfo (re-verified, or scopes implied per request).
+        self._issued: dict[str, tuple[AuthInfo, AccessToken]] = {}
 
     @property
     def resource_url(self) -> str:
@@ -119,10 +123,20 @@ class LogtoTokenVerifier(KeyLifecycle):
         return metadata_path(self.resource_url)
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        """An ``AccessToken`` for a valid Logto token for this resource, else ``None``."""
+        """An ``AccessToken`` for a valid Logto token for this resource, else ``None``.
+
+        The requests of one token share one ``AccessToken`` (treat it as read-only)."""
         info = await verify_bearer(self.authenticator, token)
-        leeway = self.authenticator.config.leeway
-        return None if info is None else to_access_token(info, token, leeway)
+        if info is None:
+            return None
+        issued = self._issued.get(token)
+        if issued is not None and issued[0] is info:
+            return issued[1]
+        access = to_access_token(info, token, self.authenticator.config.leeway)
+        if len(self._issued) >= _ISSUED_LIMIT:
+            self._issued.clear()
+        self._issued[token] = (info, access)
+        return access
 
     def protect(
         self,
@@ -173,6 +187,10 @@ class LogtoTokenVerifier(KeyLifecycle):
             policy=policy,
             scope_implications=scope_implications,
         )
+
+
+#: Tokens whose AccessToken is kept (the memo is emptied when full: a few KB per entry).
+_ISSUED_LIMIT = 256
 
 
 def _route_of(app: ASGIApp, resource_path: str) -> str:
