@@ -91,6 +91,22 @@ async def test_provider_verifies_with_the_logto_audience(
     assert await provider.verify_token(fake.token(aud="https://shopping.api")) is None
 
 
+async def test_a_reused_token_shares_one_access_token_and_others_get_their_own(
+    provider: LogtoProvider, fake: FakeLogto, clock: FakeClock
+) -> None:
+    reader = fake.token(scopes=["read:products"], ttl=60)
+    writer = fake.token(scopes=["write:products"])
+    first = await provider.verify_token(reader)
+    other = await provider.verify_token(writer)
+    again = await provider.verify_token(reader)
+    assert first is not None and other is not None
+    assert again is first
+    assert other.token == writer and other.scopes == ["write:products"]
+    assert first.scopes == ["read:products"]
+    clock.advance(60 + 31)  # past exp and the leeway: the kept AccessToken is not handed out
+    assert await provider.verify_token(reader) is None
+
+
 async def test_no_token_gets_401_with_resource_metadata(client: httpx.AsyncClient) -> None:
     response = await client.post("/mcp", json=call("whoami"), headers=ACCEPT)
     assert response.status_code == 401

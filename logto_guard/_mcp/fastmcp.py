@@ -26,10 +26,12 @@ from .._core.authenticator import Authenticator
 from .._core.config import GuardConfig
 from .._core.errors import ConfigurationError
 from .._core.front_end import KeyLifecycle, authenticator_for, shared_or_built
+from .._core.identity import AuthInfo
 from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.scopes import check_resource_scopes, implication_closure
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from .issued import Issued
 
 __all__ = ["LogtoFastMCPVerifier", "LogtoProvider"]
 
@@ -45,14 +47,20 @@ class LogtoFastMCPVerifier(TokenVerifier):
     ) -> None:
         super().__init__(required_scopes=list(required_scopes or []))
         self.authenticator = authenticator
+        self._issued = Issued(_fastmcp_access_token)
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        """FastMCP's ``AccessToken`` for a valid Logto token, else ``None``."""
+        """FastMCP's ``AccessToken`` for a valid Logto token, else ``None``.
+
+        The requests of one token share one ``AccessToken`` (treat it as read-only)."""
         info = await verify_bearer(self.authenticator, token)
         if info is None:
             return None
-        leeway = self.authenticator.config.leeway
-        return AccessToken(**access_token_fields(info, token, leeway))
+        return self._issued.get(info, token, self.authenticator.config.leeway)
+
+
+def _fastmcp_access_token(info: AuthInfo, token: str, leeway: float) -> AccessToken:
+    return AccessToken(**access_token_fields(info, token, leeway))
 
 
 class LogtoProvider(KeyLifecycle, RemoteAuthProvider):

@@ -31,6 +31,7 @@ from .._core.options import AuthenticatorOptions, Unpack
 from .._core.policy import Policy
 from .._core.resource_metadata import metadata_path, metadata_url
 from .http import MCPAuthMiddleware, access_token_fields, check_resource, verify_bearer
+from .issued import Issued
 from .request import routes_to
 
 __all__ = [
@@ -97,10 +98,7 @@ class LogtoTokenVerifier(KeyLifecycle):
         )
         self.authenticator.check_organization_source(None)
         check_resource(self.authenticator)
-        # The AccessToken built for each recently verified token, by token: a reused
-        # token's requests share it (read-only: the SDK never changes it), rebuilt when
-        # the core hands out another AuthInfo (re-verified, or scopes implied per request).
-        self._issued: dict[str, tuple[AuthInfo, AccessToken]] = {}
+        self._issued = Issued(to_access_token)
 
     @property
     def resource_url(self) -> str:
@@ -129,14 +127,7 @@ class LogtoTokenVerifier(KeyLifecycle):
         info = await verify_bearer(self.authenticator, token)
         if info is None:
             return None
-        issued = self._issued.get(token)
-        if issued is not None and issued[0] is info:
-            return issued[1]
-        access = to_access_token(info, token, self.authenticator.config.leeway)
-        if len(self._issued) >= _ISSUED_LIMIT:
-            self._issued.clear()
-        self._issued[token] = (info, access)
-        return access
+        return self._issued.get(info, token, self.authenticator.config.leeway)
 
     def protect(
         self,
@@ -187,10 +178,6 @@ class LogtoTokenVerifier(KeyLifecycle):
             policy=policy,
             scope_implications=scope_implications,
         )
-
-
-#: Tokens whose AccessToken is kept (the memo is emptied when full: a few KB per entry).
-_ISSUED_LIMIT = 256
 
 
 def _route_of(app: ASGIApp, resource_path: str) -> str:
