@@ -24,8 +24,10 @@ def _shared() -> Authenticator:
 
 
 def _fastmcp(**kwargs: Any) -> object:
-    fastmcp = pytest.importorskip("logto_guard.fastmcp", reason="FastMCP needs Python >= 3.11")
-    return fastmcp.LogtoProvider(base_url="https://shop.example.com", **kwargs)
+    pytest.importorskip("fastmcp", reason="FastMCP needs Python >= 3.11")
+    from logto_guard.fastmcp import LogtoProvider
+
+    return LogtoProvider(base_url="https://shop.example.com", **kwargs)
 
 
 FRONT_ENDS: dict[str, Callable[..., object]] = {

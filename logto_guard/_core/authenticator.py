@@ -69,7 +69,7 @@ class Authenticator(KeyKeeping):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         metrics: bool = True,
-        meter_provider: object = None,
+        meter_provider: object | None = None,
         key_source: JWKSCache | None = None,
         **options: Unpack[GuardOptions],
     ) -> None: ...
@@ -82,7 +82,7 @@ class Authenticator(KeyKeeping):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         metrics: bool = True,
-        meter_provider: object = None,
+        meter_provider: object | None = None,
         key_source: JWKSCache | None = None,
     ) -> None: ...
 
@@ -95,7 +95,7 @@ class Authenticator(KeyKeeping):
         http_client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         metrics: bool = True,
-        meter_provider: object = None,
+        meter_provider: object | None = None,
         key_source: JWKSCache | None = None,
         **options: Unpack[GuardOptions],
     ) -> None:

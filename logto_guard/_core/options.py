@@ -88,5 +88,5 @@ class AuthenticatorOptions(GuardOptions, total=False):
     and ``key_source`` (see :class:`Authenticator`)."""
 
     metrics: bool
-    meter_provider: object
+    meter_provider: object | None
     key_source: JWKSCache | None
