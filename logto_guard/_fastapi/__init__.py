@@ -1,0 +1,1 @@
+"""The FastAPI front end (public names in :mod:`logto_guard.fastapi`)."""
