@@ -1,8 +1,9 @@
 """Read an HTTP body within a byte budget, compressed or not, without trusting its codings.
 
-:func:`read_capped` is the one capped reader of chunks (request bodies of the MCP layer and
-the Swagger relay, token-endpoint and relay answers, identity JWKS bodies): it stops at the
-first byte past the limit, so a body never costs more than ``limit`` plus one chunk.
+:class:`CappedBytes` is the one rule for a capped body: it stops at the first byte past the
+limit, so a body never costs more than ``limit`` plus one chunk. :func:`read_capped` applies
+it to chunks (the Swagger relay's request bodies, token-endpoint and relay answers, identity
+JWKS bodies); the MCP layer applies it to ASGI messages directly (its hot path).
 :func:`read_bounded` adds the JWKS's coding rules:
 
 httpx decodes every ``Content-Encoding`` layer it is given before a size check can run, so

@@ -6,11 +6,10 @@ messages in it. Free of any web framework and MCP package.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from .._core.asgi_types import Message, Receive, Scope
-from .._core.bounded_body import read_capped
+from .._core.bounded_body import CappedBytes
 
 
 def route_path(scope: Scope) -> str:
@@ -66,18 +65,18 @@ def tool_calls(body: bytes) -> list[tuple[Any, str]] | None:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or ``None`` past ``limit`` bytes (:func:`read_capped`)."""
-    return await read_capped(_body_chunks(receive), limit)
-
-
-async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The request body, or ``None`` past ``limit`` bytes (the :class:`CappedBytes` rule;
+    a plain loop, not an async generator: this runs on every guarded ``tools/call``)."""
+    collected = CappedBytes(limit)
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return
-        yield message.get("body", b"")
+            break
+        if not collected.add(message.get("body", b"")):
+            return None
         if not message.get("more_body", False):
-            return
+            break
+    return collected.value()
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
