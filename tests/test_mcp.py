@@ -376,3 +376,32 @@ def test_readme_example_builds_a_protected_app() -> None:
     shown = re.search(r"<!-- readme: json -->\n```json\n(.*?)```", readme, re.S)
     assert shown is not None
     assert namespace["app"].metadata == json.loads(shown.group(1))
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected", "read"),
+    [
+        ([b"12345", b"67890"], b"1234567890", 2),  # exactly the limit, over two messages
+        ([b"12345", b"678901", b"never read"], None, 2),  # past it: stops at that chunk
+        ([b"12345678901"], None, 1),
+        ([], b"", 1),  # a disconnect before any body
+    ],
+)
+async def test_a_body_over_several_messages_is_capped_as_a_whole(
+    chunks: list[bytes], expected: bytes | None, read: int
+) -> None:
+    from logto_guard._mcp.request import read_body
+
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ] or [{"type": "http.disconnect"}]
+    taken = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal taken
+        taken += 1
+        return messages[taken - 1]
+
+    assert await read_body(receive, 10) == expected
+    assert taken == read
