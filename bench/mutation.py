@@ -31,6 +31,9 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_attacks.py",
         "tests/test_policy.py",
         "tests/test_warm_path.py",
+        "tests/test_inspect_agrees.py",
+        "tests/test_organizations.py",
+        "tests/test_organization_tokens.py",
     ],
     "logto_guard/_core/claims.py": [
         "tests/test_claims.py",
@@ -38,8 +41,11 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_inspect_agrees.py",
     ],
     "logto_guard/_core/authenticator.py": [
+        "tests/test_authenticator.py",
         "tests/test_refusal_path.py",
         "tests/test_organizations.py",
+        "tests/test_organization_guards.py",
+        "tests/test_organization_tokens.py",
         "tests/test_policy.py",
         "tests/test_startup.py",
         "tests/test_warm_path.py",
@@ -59,6 +65,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "logto_guard/_core/jwks_fetch.py": [
         "tests/test_jwks.py",
+        "tests/test_diagnostics.py",
         "tests/integration/test_jwks_faults.py",
     ],
     "logto_guard/_core/jwks_keeper.py": ["tests/test_startup.py", "tests/test_jwks.py"],
@@ -70,7 +77,11 @@ TARGETS: dict[str, list[str]] = {
     ],
     "logto_guard/_core/signature.py": ["tests/test_signature.py", "tests/test_attacks.py"],
     "logto_guard/_mcp/http.py": ["tests/test_mcp.py"],
-    "logto_guard/asgi.py": ["tests/test_asgi.py"],
+    "logto_guard/asgi.py": [
+        "tests/test_asgi.py",
+        "tests/test_asgi_edges.py",
+        "tests/test_policy.py",
+    ],
 }
 _FLIP = {
     ast.Eq: ast.NotEq,
@@ -94,9 +105,26 @@ class Mutant:
     index: int  # which candidate node of the module (in ast.walk order)
 
 
+def _equivalent(tree: ast.AST) -> set[int]:
+    """Nodes whose mutants cannot change behaviour: ``@overload`` stubs (types only; their
+    defaults are never used) and ``slots=`` of a dataclass (layout, not behaviour)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+            isinstance(d, ast.Name) and d.id == "overload" for d in node.decorator_list
+        ):
+            skipped |= {id(inner) for inner in ast.walk(node)}
+        elif isinstance(node, ast.keyword) and node.arg == "slots":
+            skipped.add(id(node.value))
+    return skipped
+
+
 def _candidates(tree: ast.AST) -> list[tuple[ast.AST, str]]:
     found: list[tuple[ast.AST, str]] = []
+    skipped = _equivalent(tree)
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Compare) and type(node.ops[0]) in _FLIP:
             found.append((node, f"{type(node.ops[0]).__name__} -> flipped"))
         elif isinstance(node, ast.BoolOp):

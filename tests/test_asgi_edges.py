@@ -114,3 +114,31 @@ async def test_the_wait_for_a_message_is_bounded_by_exp(logto: FakeLogto, clock:
     clock.advance(60 + 30 - 0.05)  # 0.05 s left of exp + the 30 s leeway on the guard's clock
     await asyncio.wait_for(_socket(logto, clock, app)(_scope(token), receive, send), timeout=10)
     assert sent == [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1008}]
+
+
+async def test_closing_at_expiry_leaves_http_requests_untouched(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """close_websockets_at_expiry is about WebSockets: an HTTP request gets the server's
+    own receive and send, so a response sent after exp + leeway is still sent."""
+    seen: list[tuple[object, object]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((receive, send))
+        clock.advance(3600 + 31)  # past exp and the leeway while answering
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"late but whole"})
+
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {**_scope(logto.token()), "type": "http", "method": "GET"}
+    await _socket(logto, clock, app)(scope, receive, send)
+    assert seen == [(receive, send)]
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == b"late but whole"

@@ -406,3 +406,26 @@ async def test_one_keeper_per_key_source(logto: FakeLogto, clock: FakeClock) -> 
     await cache.aclose()
     await asyncio.sleep(0)  # let the cancellation land
     assert keepers() == []
+
+
+async def test_a_stale_set_retries_behind_requests_exactly_one_cooldown_apart(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """After a failed background refresh, the next one starts when the 1 s spacing has
+    passed (not before, not one request later): a boundary of the fetch-storm rule."""
+    cache = make_cache(logto, clock, max_age=600)
+    kid = logto.signing_kid
+    await cache.get_key(kid)
+    logto.jwks_fault = lambda r: httpx.Response(503)
+    clock.advance(601)
+    await cache.get_key(kid)  # stale: a refresh behind this request, which fails
+    await settled(cache)
+    assert logto.jwks_requests == 2
+    clock.advance(0.999)
+    await cache.get_key(kid)
+    await settled(cache)
+    assert logto.jwks_requests == 2  # inside the spacing: none
+    clock.advance(0.001)
+    await cache.get_key(kid)  # exactly one spacing after the last start
+    await settled(cache)
+    assert logto.jwks_requests == 3

@@ -175,6 +175,27 @@ async def test_the_asgi_middleware_applies_clients_and_allow_actor(
     assert acted.json()["detail"] == "actor tokens not allowed on this route"
 
 
+async def test_the_asgi_middleware_restricts_nothing_by_default(
+    logto: FakeLogto, clock: FakeClock
+) -> None:
+    """Without clients=/allow_actor=/allow_delegated=, actor and delegated tokens pass."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.auth.subject})
+
+    app = LogtoAuthMiddleware(
+        Starlette(routes=[Route("/reorder", endpoint)]),
+        endpoint=logto.endpoint,
+        audience=logto.audience,
+        http_client=logto.http_client(),
+        clock=clock,
+    )
+    acted = token(logto, client_id=MCP_APP, act={"sub": "u"})
+    delegated = token(logto, sub=USER, client_id=MCP_APP)
+    for headers in (acted, delegated, token(logto, client_id=OTHER_APP)):
+        assert (await call(app, "GET", "/reorder", headers)).status_code == 200
+
+
 async def test_the_authenticator_takes_the_policy_for_other_front_ends(
     logto: FakeLogto, clock: FakeClock
 ) -> None:
