@@ -177,6 +177,7 @@ async def test_every_front_end_owns_its_key_lifecycle(name: str) -> None:
     if name not in ends:
         pytest.skip("FastMCP needs Python >= 3.11")
     front_end: Any = ends[name]
+    assert front_end.key_source is front_end.authenticator.key_source
     assert not front_end.readiness().ready
     async with front_end.lifespan():
         assert front_end.readiness().ready  # the lifespan ran the startup check

@@ -11,6 +11,7 @@ import httpx
 
 from .authenticator import Authenticator
 from .config import GuardConfig
+from .jwks_cache import JWKSCache
 from .options import AuthenticatorOptions, Unpack, refuse_beside_shared, resolve_config
 from .status import Readiness
 
@@ -73,6 +74,12 @@ class KeyLifecycle:
     async def aclose(self) -> None:
         """Close the JWKS HTTP client (call on application shutdown)."""
         await self.authenticator.aclose()
+
+    @property
+    def key_source(self) -> JWKSCache:
+        """The key source, to share with another front end of the same tenant:
+        ``LogtoTokenVerifier(..., key_source=guard.key_source)``."""
+        return self.authenticator.key_source
 
     def readiness(self) -> Readiness:
         """Whether tokens can be verified now, for a readiness probe (no I/O)."""

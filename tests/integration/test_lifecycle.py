@@ -47,6 +47,25 @@ def readme_recipe(guard: LogtoGuard) -> FastAPI:
     return app
 
 
+def docs_recipe(guard: LogtoGuard) -> FastAPI:
+    """docs/fastapi.md's lifespan as written now: the front end's own methods."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await guard.startup_check()
+        yield
+        await guard.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/ready")
+    def ready() -> JSONResponse:
+        readiness = guard.readiness()
+        return JSONResponse({"ready": readiness.ready}, status_code=200 if readiness.ready else 503)
+
+    return app
+
+
 def one_line_recipe(guard: LogtoGuard) -> FastAPI:
     app = FastAPI(lifespan=guard.lifespan)
 
@@ -58,7 +77,11 @@ def one_line_recipe(guard: LogtoGuard) -> FastAPI:
     return app
 
 
-@pytest.mark.parametrize("recipe", [readme_recipe, one_line_recipe], ids=["readme", "one-line"])
+@pytest.mark.parametrize(
+    "recipe",
+    [readme_recipe, docs_recipe, one_line_recipe],
+    ids=["readme-as-filed", "docs", "one-line"],
+)
 def test_ready_within_10_s_of_logto_coming_back(recipe: Callable[[LogtoGuard], FastAPI]) -> None:
     jwks_sock = bind_free_port()  # bound, not listening: connections are refused
     endpoint = f"http://127.0.0.1:{jwks_sock.getsockname()[1]}"
