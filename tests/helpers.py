@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import pkgutil
 import time
 
+import logto_guard
 from logto_guard._core.jwks_cache import JWKSCache
+
+#: Every public module of the package (no part of its name starts with ``_``), found by
+#: walking it: the one list the public-API and docs tests derive theirs from.
+_FOUND = (found.name for found in pkgutil.walk_packages(logto_guard.__path__, "logto_guard."))
+PUBLIC_MODULES = [
+    "logto_guard",
+    *sorted(name for name in _FOUND if not any(p.startswith("_") for p in name.split("."))),
+]
 
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream"}
 

@@ -10,19 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import PUBLIC_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = [
-    "logto_guard",
-    "logto_guard.fastapi",
-    "logto_guard.asgi",
-    "logto_guard.mcp",
-    "logto_guard.fastmcp",
-    "logto_guard.client",
-    "logto_guard.testing",
-    "logto_guard.signing",
-    "logto_guard.lowlevel",
-    "logto_guard.dev_issuer",
-]
+#: Every public module has a reference page, but the pytest plugin (docs/testing.md).
+MODULES = [name for name in PUBLIC_MODULES if name != "logto_guard.pytest_plugin"]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,8 @@ import typing
 
 import pytest
 
+from .helpers import PUBLIC_MODULES
+
 #: Modules that only re-export: ``__all__`` equals every public name they hold (httpx's rule).
 REEXPORTS = [
     "logto_guard",
@@ -26,6 +28,14 @@ REEXPORTS = [
 #: Modules holding their own implementation (and its imports): every public class and
 #: function defined there is exported.
 IMPLEMENTATIONS = ["logto_guard.asgi", "logto_guard.pytest_plugin"]
+
+
+def test_every_public_module_is_in_one_of_the_lists() -> None:
+    """A new public module cannot slip past these checks (or the docs'): the lists above
+    are exactly the modules found in the package."""
+    assert sorted(REEXPORTS + IMPLEMENTATIONS) == sorted(PUBLIC_MODULES)
+
+
 #: Names served by a module ``__getattr__`` (loaded on first use), by module.
 LAZY = {"logto_guard": {"LogtoGuard"}}
 #: A re-exported name whose public home is another public module.
